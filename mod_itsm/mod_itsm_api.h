@@ -1,0 +1,115 @@
+/* Licensed under the Apache License, Version 2.0; see LICENSE. */
+
+/* The REST API under <Location /api>: request context, route tables and
+ * the one place where results become HTTP responses. */
+
+#ifndef MOD_ITSM_API_H
+#define MOD_ITSM_API_H
+
+#include <jansson.h>
+
+#include "mod_itsm_private.h"
+#include "mod_itsm_db.h"
+
+/* Returned by a step that did not answer the request; any other value means
+ * the step has sent the response and the handler returns it. */
+#define ITSM_CONTINUE DECLINED
+
+typedef enum {
+    ITSM_ACCESS_PUBLIC,         /* no authentication */
+    ITSM_ACCESS_USER,           /* any authenticated caller */
+    ITSM_ACCESS_INTEGRATOR,     /* admin or integrator */
+    ITSM_ACCESS_ADMIN
+} itsm_access_e;
+
+#define ITSM_ROUTE_BODY 0x1     /* reads a JSON object body */
+
+#define ITSM_MAX_PATH_PARAMS 4
+
+/* An account as stored, without the password hash unless loaded for login. */
+typedef struct itsm_user_t {
+    const char *id;
+    const char *email;
+    const char *first_name;
+    const char *last_name;
+    const char *role;
+    int is_active;
+    apr_int64_t token_version;
+    apr_int64_t created_at;
+    apr_int64_t updated_at;
+    const char *password_hash;
+} itsm_user_t;
+
+/* The authenticated caller: the user, and the API key used, if any. */
+typedef struct itsm_principal_t {
+    itsm_user_t *user;
+    const char *api_key_id;
+    int read_only;              /* a read-scoped API key */
+} itsm_principal_t;
+
+typedef struct itsm_req_t {
+    request_rec *r;
+    itsm_srv_cfg_t *sc;
+    itsm_dir_cfg_t *dc;
+    itsm_principal_t *caller;
+    const char *params[ITSM_MAX_PATH_PARAMS];
+    int nparams;
+    json_t *body;
+} itsm_req_t;
+
+typedef int (*itsm_route_fn)(itsm_req_t *req);
+
+typedef struct itsm_route_t {
+    int method;                 /* M_GET, M_POST, ... */
+    const char *pattern;        /* "/users/:id"; ":" marks a parameter */
+    itsm_route_fn fn;
+    itsm_access_e access;
+    int flags;
+} itsm_route_t;
+
+/* Route tables of the API areas, each ending with a NULL pattern. */
+extern const itsm_route_t itsm_auth_routes[];
+extern const itsm_route_t itsm_user_routes[];
+
+int itsm_api_handler(request_rec *r);
+
+/* Sends body (whose reference this takes) as the JSON response. */
+int itsm_send(itsm_req_t *req, int status, json_t *body);
+
+/* Sends {"success":false,"message":message}. */
+int itsm_send_error(itsm_req_t *req, int status, const char *message);
+
+/* Sends the response for a failed storage call: 503 with Retry-After when
+ * the database is busy or unavailable, else 500 with message (and the
+ * driver's text when ITSMDevelopmentErrors is on). Logs the failure. */
+int itsm_send_db_error(itsm_req_t *req, apr_status_t rv, itsm_db_t *db,
+                       const char *message);
+
+/* Acquires the request's database connection or sends 503. */
+int itsm_req_db(itsm_req_t *req, itsm_db_t **pdb);
+
+/* Returns 1 when the caller has the admin role. */
+int itsm_caller_is_admin(const itsm_req_t *req);
+
+/* Authenticates the request from its Authorization header and sets
+ * req->caller; sends 401 or 403 and returns OK when that fails. */
+int itsm_authenticate(itsm_req_t *req);
+
+/* Loads a user by id; APR_ENOENT when there is none. */
+apr_status_t itsm_user_load(itsm_db_t *db, const char *id,
+                            itsm_user_t **puser);
+
+/* Loads a user by e-mail address, any case; APR_ENOENT when there is none. */
+apr_status_t itsm_user_load_by_email(itsm_db_t *db, const char *email,
+                                     itsm_user_t **puser);
+
+/* The public JSON form of a user: never the password hash. */
+json_t *itsm_user_to_json(apr_pool_t *p, const itsm_user_t *u);
+
+/* Creates a user with a new id and hashed password. Returns APR_EEXIST when
+ * the e-mail address is taken. */
+apr_status_t itsm_user_create(itsm_db_t *db, itsm_pwgate_t *gate,
+                              const itsm_pwhash_params_t *params,
+                              itsm_user_t *u, const char *password);
+
+#endif

@@ -1,0 +1,308 @@
+/* Licensed under the Apache License, Version 2.0; see LICENSE. */
+
+/* Directives, configuration records and the checks that run once the
+ * configuration is read. */
+
+#include <apr_strings.h>
+#include <apr_file_io.h>
+#include <apr_file_info.h>
+
+#include <httpd.h>
+#include <http_config.h>
+
+#include "mod_itsm_private.h"
+#include "itsm_util.h"
+
+#define DEFAULT_TOKEN_LIFETIME 900
+#define DEFAULT_ISSUER "mod_itsm"
+#define DEFAULT_AUDIENCE "itsm-api"
+#define DEFAULT_PWHASH_MEMLIMIT_KIB 19456
+#define DEFAULT_PWHASH_OPSLIMIT 2
+#define DEFAULT_PWHASH_CONCURRENCY 4
+#define TOKEN_LEEWAY_S 30
+#define MAX_SECRET_FILE_LEN 4096
+
+itsm_srv_cfg_t *itsm_srv_cfg(server_rec *s)
+{
+    return ap_get_module_config(s->module_config, &itsm_module);
+}
+
+void *itsm_create_srv_cfg(apr_pool_t *p, server_rec *s)
+{
+    itsm_srv_cfg_t *sc = apr_pcalloc(p, sizeof(*sc));
+
+    sc->token_lifetime = ITSM_UNSET;
+    sc->pwhash_memlimit_kib = ITSM_UNSET;
+    sc->pwhash_opslimit = ITSM_UNSET;
+    sc->pwhash_concurrency = ITSM_UNSET;
+    sc->dev_errors = ITSM_UNSET;
+    return sc;
+}
+
+#define MERGE_PTR(f) sc->f = add->f ? add->f : base->f
+#define MERGE_INT(f) sc->f = add->f != ITSM_UNSET ? add->f : base->f
+
+void *itsm_merge_srv_cfg(apr_pool_t *p, void *basev, void *addv)
+{
+    itsm_srv_cfg_t *base = basev, *add = addv;
+    itsm_srv_cfg_t *sc = apr_pcalloc(p, sizeof(*sc));
+
+    MERGE_PTR(token_secret_file);
+    MERGE_INT(token_lifetime);
+    MERGE_PTR(token_issuer);
+    MERGE_PTR(token_audience);
+    MERGE_INT(pwhash_memlimit_kib);
+    MERGE_INT(pwhash_opslimit);
+    MERGE_INT(pwhash_concurrency);
+    MERGE_INT(dev_errors);
+    MERGE_PTR(bootstrap_email);
+    MERGE_PTR(bootstrap_password_file);
+    return sc;
+}
+
+void *itsm_create_dir_cfg(apr_pool_t *p, char *dir)
+{
+    itsm_dir_cfg_t *dc = apr_pcalloc(p, sizeof(*dc));
+
+    dc->max_body = ITSM_UNSET;
+    return dc;
+}
+
+void *itsm_merge_dir_cfg(apr_pool_t *p, void *basev, void *addv)
+{
+    itsm_dir_cfg_t *base = basev, *add = addv;
+    itsm_dir_cfg_t *dc = apr_pcalloc(p, sizeof(*dc));
+
+    dc->max_body = add->max_body != ITSM_UNSET ? add->max_body
+                                               : base->max_body;
+    return dc;
+}
+
+/* Parses a whole-number directive argument within [min, max]. */
+static const char *parse_number(cmd_parms *cmd, const char *arg,
+                                apr_int64_t min, apr_int64_t max,
+                                apr_int64_t *pvalue)
+{
+    apr_int64_t v = 0;
+
+    if (itsm_parse_int64(arg, &v) != APR_SUCCESS || v < min || v > max) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a whole number from "
+                            "%" APR_INT64_T_FMT " to %" APR_INT64_T_FMT,
+                            cmd->cmd->name, arg, min, max);
+    }
+    *pvalue = v;
+    return NULL;
+}
+
+static const char *set_token_secret_file(cmd_parms *cmd, void *dc,
+                                         const char *arg)
+{
+    itsm_srv_cfg_t *sc = itsm_srv_cfg(cmd->server);
+
+    sc->token_secret_file = ap_server_root_relative(cmd->pool, arg);
+    return sc->token_secret_file ? NULL : "ITSMTokenSecretFile: invalid path";
+}
+
+static const char *set_token_lifetime(cmd_parms *cmd, void *dc,
+                                      const char *arg)
+{
+    itsm_srv_cfg_t *sc = itsm_srv_cfg(cmd->server);
+
+    return parse_number(cmd, arg, 60, 86400, &sc->token_lifetime);
+}
+
+static const char *set_token_issuer(cmd_parms *cmd, void *dc, const char *arg)
+{
+    itsm_srv_cfg_t *sc = itsm_srv_cfg(cmd->server);
+
+    if (!*arg) {
+        return "ITSMTokenIssuer must not be empty";
+    }
+    sc->token_issuer = arg;
+    return NULL;
+}
+
+static const char *set_token_audience(cmd_parms *cmd, void *dc,
+                                      const char *arg)
+{
+    itsm_srv_cfg_t *sc = itsm_srv_cfg(cmd->server);
+
+    if (!*arg) {
+        return "ITSMTokenAudience must not be empty";
+    }
+    sc->token_audience = arg;
+    return NULL;
+}
+
+static const char *set_pwhash_int(cmd_parms *cmd, void *dc, const char *arg)
+{
+    itsm_srv_cfg_t *sc = itsm_srv_cfg(cmd->server);
+    apr_int64_t v = 0;
+    const char *err;
+
+    /* cmd->info selects the field: 0 memory, 1 passes, 2 concurrency. */
+    switch ((int)(apr_uintptr_t)cmd->info) {
+    case 0:
+        err = parse_number(cmd, arg, 8192, 4 * 1024 * 1024, &v);
+        sc->pwhash_memlimit_kib = (int)v;
+        break;
+    case 1:
+        err = parse_number(cmd, arg, 1, 16, &v);
+        sc->pwhash_opslimit = (int)v;
+        break;
+    default:
+        err = parse_number(cmd, arg, 1, 256, &v);
+        sc->pwhash_concurrency = (int)v;
+        break;
+    }
+    return err;
+}
+
+static const char *set_dev_errors(cmd_parms *cmd, void *dc, int flag)
+{
+    itsm_srv_cfg_t *sc = itsm_srv_cfg(cmd->server);
+
+    sc->dev_errors = flag;
+    return NULL;
+}
+
+static const char *set_bootstrap_admin(cmd_parms *cmd, void *dc,
+                                       const char *email, const char *file)
+{
+    itsm_srv_cfg_t *sc = itsm_srv_cfg(cmd->server);
+
+    if (!itsm_email_is_valid(email)) {
+        return apr_psprintf(cmd->pool, "ITSMBootstrapAdmin: '%s' is not a "
+                            "valid e-mail address", email);
+    }
+    sc->bootstrap_email = email;
+    sc->bootstrap_password_file = ap_server_root_relative(cmd->pool, file);
+    return NULL;
+}
+
+static const char *set_max_body(cmd_parms *cmd, void *dcv, const char *arg)
+{
+    itsm_dir_cfg_t *dc = dcv;
+    apr_int64_t v = 0;
+    const char *err = parse_number(cmd, arg, 1024, 16 * 1024 * 1024, &v);
+
+    dc->max_body = (apr_off_t)v;
+    return err;
+}
+
+const command_rec itsm_cmds[] = {
+    AP_INIT_TAKE1("ITSMTokenSecretFile", set_token_secret_file, NULL,
+                  RSRC_CONF, "File with the HS256 token-signing secret "
+                  "(at least 32 bytes, mode 0600 or 0400)"),
+    AP_INIT_TAKE1("ITSMTokenLifetime", set_token_lifetime, NULL, RSRC_CONF,
+                  "Lifetime of issued access tokens in seconds "
+                  "(default 900)"),
+    AP_INIT_TAKE1("ITSMTokenIssuer", set_token_issuer, NULL, RSRC_CONF,
+                  "Issuer (iss) of issued tokens, required on verification "
+                  "(default mod_itsm)"),
+    AP_INIT_TAKE1("ITSMTokenAudience", set_token_audience, NULL, RSRC_CONF,
+                  "Audience (aud) of issued tokens, required on "
+                  "verification (default itsm-api)"),
+    AP_INIT_TAKE1("ITSMPasswordHashMemory", set_pwhash_int, (void *)0,
+                  RSRC_CONF, "argon2id memory per password hash in KiB "
+                  "(default 19456)"),
+    AP_INIT_TAKE1("ITSMPasswordHashPasses", set_pwhash_int, (void *)1,
+                  RSRC_CONF, "argon2id passes (t) per password hash "
+                  "(default 2)"),
+    AP_INIT_TAKE1("ITSMPasswordHashConcurrency", set_pwhash_int, (void *)2,
+                  RSRC_CONF, "Password hashes one httpd process computes at "
+                  "once (default 4)"),
+    AP_INIT_FLAG("ITSMDevelopmentErrors", set_dev_errors, NULL, RSRC_CONF,
+                 "On to add error detail to 500 responses (default Off)"),
+    AP_INIT_TAKE2("ITSMBootstrapAdmin", set_bootstrap_admin, NULL, RSRC_CONF,
+                  "E-mail address and password file of the admin created "
+                  "when the database has no users"),
+    AP_INIT_TAKE1("ITSMMaxBodySize", set_max_body, NULL, RSRC_CONF | ACCESS_CONF,
+                  "Largest accepted request body in bytes (default 65536)"),
+    { NULL }
+};
+
+const char *itsm_read_secret_file(apr_pool_t *p, const char *path,
+                                  const unsigned char **pdata,
+                                  apr_size_t *plen)
+{
+    apr_finfo_t finfo;
+    apr_file_t *f;
+    apr_status_t rv;
+    unsigned char *buf;
+    apr_size_t len;
+
+    rv = apr_stat(&finfo, path, APR_FINFO_TYPE | APR_FINFO_PROT
+                  | APR_FINFO_SIZE, p);
+    if (rv != APR_SUCCESS) {
+        return apr_psprintf(p, "cannot read %s: file is missing or not "
+                            "accessible", path);
+    }
+    if (finfo.filetype != APR_REG) {
+        return apr_psprintf(p, "%s is not a regular file", path);
+    }
+    if (finfo.protection & (APR_GREAD | APR_GWRITE | APR_WREAD | APR_WWRITE)) {
+        return apr_psprintf(p, "%s is accessible to other users; "
+                            "run chmod 600 on it", path);
+    }
+    if (finfo.size <= 0 || finfo.size > MAX_SECRET_FILE_LEN) {
+        return apr_psprintf(p, "%s is empty or larger than %d bytes", path,
+                            MAX_SECRET_FILE_LEN);
+    }
+    rv = apr_file_open(&f, path, APR_FOPEN_READ | APR_FOPEN_BINARY,
+                       APR_OS_DEFAULT, p);
+    if (rv != APR_SUCCESS) {
+        return apr_psprintf(p, "cannot open %s", path);
+    }
+    len = (apr_size_t)finfo.size;
+    buf = apr_palloc(p, len + 1);
+    rv = apr_file_read_full(f, buf, len, &len);
+    apr_file_close(f);
+    if (rv != APR_SUCCESS) {
+        return apr_psprintf(p, "cannot read %s", path);
+    }
+    buf[len] = '\0';
+    *pdata = buf;
+    *plen = len;
+    return NULL;
+}
+
+const char *itsm_config_finish(apr_pool_t *p, apr_pool_t *ptemp,
+                               server_rec *s, itsm_srv_cfg_t *sc)
+{
+    const char *err;
+
+    if (!sc->token_secret_file) {
+        return "ITSMTokenSecretFile is not set";
+    }
+    err = itsm_read_secret_file(p, sc->token_secret_file, &sc->jwt.key,
+                                &sc->jwt.key_len);
+    if (err) {
+        return apr_pstrcat(ptemp, "ITSMTokenSecretFile: ", err, NULL);
+    }
+    if (sc->jwt.key_len < ITSM_JWT_MIN_KEY_LEN) {
+        return apr_psprintf(ptemp, "ITSMTokenSecretFile: %s holds %"
+                            APR_SIZE_T_FMT " bytes; at least %d random bytes "
+                            "are required", sc->token_secret_file,
+                            sc->jwt.key_len, ITSM_JWT_MIN_KEY_LEN);
+    }
+    sc->jwt.issuer = sc->token_issuer ? sc->token_issuer : DEFAULT_ISSUER;
+    sc->jwt.audience = sc->token_audience ? sc->token_audience
+                                          : DEFAULT_AUDIENCE;
+    sc->jwt.lifetime_s = sc->token_lifetime != ITSM_UNSET
+                         ? sc->token_lifetime : DEFAULT_TOKEN_LIFETIME;
+    sc->jwt.leeway_s = TOKEN_LEEWAY_S;
+    sc->pwhash.memlimit_kib = sc->pwhash_memlimit_kib != ITSM_UNSET
+                              ? (apr_size_t)sc->pwhash_memlimit_kib
+                              : DEFAULT_PWHASH_MEMLIMIT_KIB;
+    sc->pwhash.opslimit = sc->pwhash_opslimit != ITSM_UNSET
+                          ? (unsigned long)sc->pwhash_opslimit
+                          : DEFAULT_PWHASH_OPSLIMIT;
+    if (sc->pwhash_concurrency == ITSM_UNSET) {
+        sc->pwhash_concurrency = DEFAULT_PWHASH_CONCURRENCY;
+    }
+    if (sc->dev_errors == ITSM_UNSET) {
+        sc->dev_errors = 0;
+    }
+    return NULL;
+}
