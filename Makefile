@@ -8,10 +8,8 @@ PORT      ?= 8080
 SHELL     := /bin/bash
 
 SRC_DIR   := mod_itsm
-# NOTE: the outbound HTTP client, vault and probe join the build with the
-# integrations API.
-PENDING   := $(addprefix $(SRC_DIR)/,itsm_sql.c itsm_http.c itsm_vault.c itsm_probe.c)
-SOURCES   := $(filter-out $(PENDING),$(wildcard $(SRC_DIR)/*.c)) \
+GENERATED   := $(SRC_DIR)/itsm_sql.c
+SOURCES   := $(filter-out $(GENERATED),$(wildcard $(SRC_DIR)/*.c)) \
              $(SRC_DIR)/itsm_sql.c
 HEADERS   := $(wildcard $(SRC_DIR)/*.h)
 SQL_FILES := $(sort $(wildcard sql/*/*.sql))

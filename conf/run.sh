@@ -55,8 +55,11 @@ elif [ ! -s "$var/admin-password" ]; then
 fi
 chmod 600 "$var/admin-password"
 
-# Directives that later features add go here.
 extra=""
+if [ "${ITSM_ALLOW_PRIVATE_TARGETS:-}" = 1 ]; then
+    echo "run: outbound requests may reach loopback and private addresses"
+    extra="ITSMAllowPrivateTargets On"
+fi
 
 awk -v port="$port" -v var="$var" -v top="$top" -v libexec="$libexecdir" \
     -v admin="$admin_email" -v user="$user_lines" -v extra="$extra" '

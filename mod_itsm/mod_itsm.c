@@ -31,10 +31,17 @@
 #include "mod_itsm_private.h"
 #include "mod_itsm_api.h"
 #include "mod_itsm_db.h"
+#include "itsm_http.h"
 #include "itsm_schema.h"
 #include "itsm_util.h"
 
 itsm_pwgate_t *itsm_pwgate;
+
+static apr_status_t curl_cleanup(void *data)
+{
+    itsm_http_global_cleanup();
+    return APR_SUCCESS;
+}
 
 /* NOTE: mod_dbd keeps its server configuration in a private struct whose
  * first member points to the public dbd_cfg_t; that layout has held through
@@ -262,6 +269,21 @@ static int itsm_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     /* jansson seeds its hash function on first use; doing it here, before
      * any thread exists, keeps that race away. */
     json_object_seed(0);
+    /* libcurl is initialised in the parent before any thread exists, and
+     * released with the configuration, since httpd unloads the module on
+     * a restart. */
+    if (itsm_http_global_init() != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, ITSM_LOGNO(00038)
+                     "libcurl failed to initialise");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    apr_pool_cleanup_register(pconf, NULL, curl_cleanup,
+                              apr_pool_cleanup_null);
+    if (!itsm_http_has_async_dns()) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, ITSM_LOGNO(00039)
+                     "libcurl resolves names without its own thread; a "
+                     "slow DNS server can delay outbound timeouts");
+    }
 
     for (vs = s; vs; vs = vs->next) {
         itsm_srv_cfg_t *sc = itsm_srv_cfg(vs);
@@ -284,8 +306,9 @@ static int itsm_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         }
     }
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, ITSM_LOGNO(00036)
-                 "mod_itsm %s ready (jansson %s, libsodium %s)", ITSM_VERSION,
-                 JANSSON_VERSION, sodium_version_string());
+                 "mod_itsm %s ready (jansson %s, libsodium %s, %s)",
+                 ITSM_VERSION, JANSSON_VERSION, sodium_version_string(),
+                 itsm_http_describe(ptemp));
     return OK;
 }
 
@@ -298,6 +321,12 @@ static void itsm_child_init(apr_pool_t *pchild, server_rec *s)
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, ITSM_LOGNO(00037)
                      "cannot create the password hashing gate");
+    }
+    rv = itsm_probe_init(pchild);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, ITSM_LOGNO(00048)
+                     "cannot create the OAuth token cache; probes will "
+                     "request a new token every time");
     }
 }
 

@@ -17,6 +17,7 @@
 #include <util_filter.h>
 
 #include "mod_itsm_api.h"
+#include "mod_itsm_integrations.h"
 #include "itsm_json.h"
 
 #define MAX_SEGMENTS 8
@@ -24,6 +25,7 @@
 static const itsm_route_t *const route_tables[] = {
     itsm_auth_routes,
     itsm_user_routes,
+    itsm_integration_routes,
     NULL
 };
 

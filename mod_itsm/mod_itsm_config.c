@@ -3,6 +3,8 @@
 /* Directives, configuration records and the checks that run once the
  * configuration is read. */
 
+#include <string.h>
+
 #include <apr_strings.h>
 #include <apr_file_io.h>
 #include <apr_file_info.h>
@@ -21,6 +23,9 @@
 #define DEFAULT_PWHASH_CONCURRENCY 4
 #define TOKEN_LEEWAY_S 30
 #define MAX_SECRET_FILE_LEN 4096
+#define DEFAULT_CONNECT_TIMEOUT_MS 5000
+#define DEFAULT_TIMEOUT_MS 10000
+#define DEFAULT_MAX_RESPONSE (64 * 1024)
 
 itsm_srv_cfg_t *itsm_srv_cfg(server_rec *s)
 {
@@ -36,6 +41,11 @@ void *itsm_create_srv_cfg(apr_pool_t *p, server_rec *s)
     sc->pwhash_opslimit = ITSM_UNSET;
     sc->pwhash_concurrency = ITSM_UNSET;
     sc->dev_errors = ITSM_UNSET;
+    sc->allow_private = ITSM_UNSET;
+    sc->connect_timeout_ms = ITSM_UNSET;
+    sc->timeout_ms = ITSM_UNSET;
+    sc->max_response = ITSM_UNSET;
+    sc->degraded_ms = ITSM_UNSET;
     return sc;
 }
 
@@ -57,6 +67,14 @@ void *itsm_merge_srv_cfg(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(dev_errors);
     MERGE_PTR(bootstrap_email);
     MERGE_PTR(bootstrap_password_file);
+    MERGE_PTR(credential_key_file);
+    MERGE_PTR(old_key_files);
+    MERGE_INT(allow_private);
+    MERGE_INT(connect_timeout_ms);
+    MERGE_INT(timeout_ms);
+    MERGE_INT(max_response);
+    MERGE_PTR(proxy);
+    MERGE_INT(degraded_ms);
     return sc;
 }
 
@@ -180,6 +198,69 @@ static const char *set_bootstrap_admin(cmd_parms *cmd, void *dc,
     return NULL;
 }
 
+static const char *set_credential_key(cmd_parms *cmd, void *dc,
+                                      const char *arg)
+{
+    itsm_srv_cfg_t *sc = itsm_srv_cfg(cmd->server);
+    const char *path = ap_server_root_relative(cmd->pool, arg);
+
+    if (!path) {
+        return apr_pstrcat(cmd->pool, cmd->cmd->name, ": invalid path ", arg,
+                           NULL);
+    }
+    if (cmd->info) {
+        if (!sc->old_key_files) {
+            sc->old_key_files = apr_array_make(cmd->pool, 2,
+                                               sizeof(const char *));
+        }
+        APR_ARRAY_PUSH(sc->old_key_files, const char *) = path;
+    }
+    else {
+        sc->credential_key_file = path;
+    }
+    return NULL;
+}
+
+static const char *set_allow_private(cmd_parms *cmd, void *dc, int flag)
+{
+    itsm_srv_cfg_t *sc = itsm_srv_cfg(cmd->server);
+
+    sc->allow_private = flag;
+    return NULL;
+}
+
+static const char *set_outbound_int(cmd_parms *cmd, void *dc,
+                                    const char *arg)
+{
+    itsm_srv_cfg_t *sc = itsm_srv_cfg(cmd->server);
+
+    /* cmd->info selects the field: 0 connect timeout, 1 total timeout,
+     * 2 response size, 3 degraded latency. */
+    switch ((int)(apr_uintptr_t)cmd->info) {
+    case 0:
+        return parse_number(cmd, arg, 100, 60000, &sc->connect_timeout_ms);
+    case 1:
+        return parse_number(cmd, arg, 100, 120000, &sc->timeout_ms);
+    case 2:
+        return parse_number(cmd, arg, 1024, 64 * 1024 * 1024,
+                            &sc->max_response);
+    default:
+        return parse_number(cmd, arg, 0, 120000, &sc->degraded_ms);
+    }
+}
+
+static const char *set_proxy(cmd_parms *cmd, void *dc, const char *arg)
+{
+    itsm_srv_cfg_t *sc = itsm_srv_cfg(cmd->server);
+
+    if (strcasecmp(arg, "none") != 0 && strncasecmp(arg, "http://", 7) != 0
+        && strncasecmp(arg, "https://", 8) != 0) {
+        return "ITSMOutboundProxy must be none or an http:// or https:// URL";
+    }
+    sc->proxy = arg;
+    return NULL;
+}
+
 static const char *set_max_body(cmd_parms *cmd, void *dcv, const char *arg)
 {
     itsm_dir_cfg_t *dc = dcv;
@@ -217,6 +298,30 @@ const command_rec itsm_cmds[] = {
     AP_INIT_TAKE2("ITSMBootstrapAdmin", set_bootstrap_admin, NULL, RSRC_CONF,
                   "E-mail address and password file of the admin created "
                   "when the database has no users"),
+    AP_INIT_TAKE1("ITSMCredentialKeyFile", set_credential_key, NULL,
+                  RSRC_CONF, "File with the 32-byte key that encrypts "
+                  "integration credentials (mode 0600 or 0400)"),
+    AP_INIT_ITERATE("ITSMCredentialOldKeyFile", set_credential_key,
+                    (void *)1, RSRC_CONF, "Files with earlier credential "
+                    "keys, still used to decrypt during a key rotation"),
+    AP_INIT_FLAG("ITSMAllowPrivateTargets", set_allow_private, NULL,
+                 RSRC_CONF, "On to let outbound requests reach loopback, "
+                 "private and link-local addresses (default Off)"),
+    AP_INIT_TAKE1("ITSMOutboundConnectTimeout", set_outbound_int, (void *)0,
+                  RSRC_CONF, "Connect timeout of outbound requests in "
+                  "milliseconds (default 5000)"),
+    AP_INIT_TAKE1("ITSMOutboundTimeout", set_outbound_int, (void *)1,
+                  RSRC_CONF, "Total timeout of outbound requests in "
+                  "milliseconds (default 10000)"),
+    AP_INIT_TAKE1("ITSMOutboundMaxResponseSize", set_outbound_int, (void *)2,
+                  RSRC_CONF, "Largest outbound response body read, in "
+                  "bytes (default 65536)"),
+    AP_INIT_TAKE1("ITSMOutboundProxy", set_proxy, NULL, RSRC_CONF,
+                  "Proxy URL for outbound requests, or none (default "
+                  "none; proxy environment variables are ignored)"),
+    AP_INIT_TAKE1("ITSMHealthDegradedLatency", set_outbound_int, (void *)3,
+                  RSRC_CONF, "Probe latency in milliseconds above which a "
+                  "2xx answer counts as degraded (default 2000)"),
     AP_INIT_TAKE1("ITSMMaxBodySize", set_max_body, NULL, RSRC_CONF | ACCESS_CONF,
                   "Largest accepted request body in bytes (default 65536)"),
     { NULL }
@@ -267,6 +372,48 @@ const char *itsm_read_secret_file(apr_pool_t *p, const char *path,
     return NULL;
 }
 
+/* Loads the credential keys and settles the outbound request policy. */
+static const char *finish_outbound(apr_pool_t *p, itsm_srv_cfg_t *sc)
+{
+    itsm_probe_config_t *probe = &sc->probe;
+    const char *err;
+    int i;
+
+    if (!sc->credential_key_file) {
+        return "ITSMCredentialKeyFile is not set";
+    }
+    if (itsm_vault_create(&sc->vault, p) != APR_SUCCESS) {
+        return "cannot create the credential vault";
+    }
+    if (itsm_vault_load_key(sc->vault, sc->credential_key_file, 1, &err)
+        != APR_SUCCESS) {
+        return apr_pstrcat(p, "ITSMCredentialKeyFile: ", err, NULL);
+    }
+    for (i = 0; sc->old_key_files && i < sc->old_key_files->nelts; i++) {
+        const char *path = APR_ARRAY_IDX(sc->old_key_files, i, const char *);
+
+        if (itsm_vault_load_key(sc->vault, path, 0, &err) != APR_SUCCESS) {
+            return apr_pstrcat(p, "ITSMCredentialOldKeyFile: ", err, NULL);
+        }
+    }
+
+    itsm_probe_config_init(probe);
+    probe->http.allow_private = sc->allow_private == 1;
+    probe->http.connect_timeout_ms = sc->connect_timeout_ms != ITSM_UNSET
+        ? (long)sc->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
+    probe->http.timeout_ms = sc->timeout_ms != ITSM_UNSET
+        ? (long)sc->timeout_ms : DEFAULT_TIMEOUT_MS;
+    probe->http.max_response_bytes = sc->max_response != ITSM_UNSET
+        ? (apr_size_t)sc->max_response : DEFAULT_MAX_RESPONSE;
+    probe->http.proxy = sc->proxy && strcasecmp(sc->proxy, "none") != 0
+        ? sc->proxy : NULL;
+    probe->http.user_agent = "mod_itsm/" ITSM_VERSION;
+    if (sc->degraded_ms != ITSM_UNSET) {
+        probe->degraded_ms = (long)sc->degraded_ms;
+    }
+    return NULL;
+}
+
 const char *itsm_config_finish(apr_pool_t *p, apr_pool_t *ptemp,
                                server_rec *s, itsm_srv_cfg_t *sc)
 {
@@ -304,5 +451,5 @@ const char *itsm_config_finish(apr_pool_t *p, apr_pool_t *ptemp,
     if (sc->dev_errors == ITSM_UNSET) {
         sc->dev_errors = 0;
     }
-    return NULL;
+    return finish_outbound(p, sc);
 }

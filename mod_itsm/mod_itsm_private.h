@@ -14,6 +14,8 @@
 
 #include "itsm_jwt.h"
 #include "itsm_password.h"
+#include "itsm_probe.h"
+#include "itsm_vault.h"
 
 #define ITSM_VERSION "0.1.0"
 
@@ -40,8 +42,18 @@ typedef struct itsm_srv_cfg_t {
     int dev_errors;                     /* add "error" detail to 500s */
     const char *bootstrap_email;
     const char *bootstrap_password_file;
+    const char *credential_key_file;
+    apr_array_header_t *old_key_files;  /* const char * paths */
+    int allow_private;
+    apr_int64_t connect_timeout_ms;
+    apr_int64_t timeout_ms;
+    apr_int64_t max_response;
+    const char *proxy;                  /* "none" for no proxy */
+    apr_int64_t degraded_ms;
 
     /* Filled in post_config. */
+    itsm_vault_t *vault;
+    itsm_probe_config_t probe;
     itsm_jwt_config_t jwt;
     itsm_pwhash_params_t pwhash;
     const char *dummy_hash;             /* verified for unknown e-mails */

@@ -56,3 +56,83 @@ ITSM_STMT(user_delete,
     "DELETE FROM users WHERE id = %s AND (NOT (role = 'admin' AND "
     "is_active = 1) OR EXISTS (SELECT 1 FROM users o WHERE "
     "o.role = 'admin' AND o.is_active = 1 AND o.id <> %s))")
+
+#define ITSM_INTEGRATION_COLUMNS \
+    "id, name, description, type, base_url, auth_type, credentials, " \
+    "options, ca_certificate, endpoints, is_active, health_status, " \
+    "health_message, health_checked_at, health_latency_ms, " \
+    "health_http_status, consecutive_failures, created_by, created_at, " \
+    "updated_at"
+
+ITSM_STMT(integration_insert,
+    "INSERT INTO integrations (id, name, name_key, description, type, "
+    "base_url, auth_type, credentials, options, ca_certificate, endpoints, "
+    "is_active, health_status, health_message, health_checked_at, "
+    "created_by, created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, "
+    "%s, %s, %s, %s, %s, CAST(%s AS INTEGER), %s, %s, CAST(%s AS BIGINT), "
+    "%s, CAST(%s AS BIGINT), CAST(%s AS BIGINT)) ON CONFLICT DO NOTHING")
+
+ITSM_STMT(integration_by_id,
+    "SELECT " ITSM_INTEGRATION_COLUMNS " FROM integrations WHERE id = %s")
+
+ITSM_STMT(integration_list,
+    "SELECT " ITSM_INTEGRATION_COLUMNS " FROM integrations "
+    "ORDER BY created_at, id LIMIT CAST(%s AS INTEGER)")
+
+ITSM_STMT(integration_list_by_type,
+    "SELECT " ITSM_INTEGRATION_COLUMNS " FROM integrations WHERE type = %s "
+    "ORDER BY created_at, id LIMIT CAST(%s AS INTEGER)")
+
+ITSM_STMT(integration_update,
+    "UPDATE integrations SET name = %s, name_key = %s, description = %s, "
+    "type = %s, base_url = %s, auth_type = %s, credentials = %s, "
+    "options = %s, ca_certificate = %s, endpoints = %s, "
+    "is_active = CAST(%s AS INTEGER), health_status = %s, "
+    "health_message = %s, health_checked_at = CAST(%s AS BIGINT), "
+    "updated_at = CAST(%s AS BIGINT) WHERE id = %s")
+
+ITSM_STMT(integration_delete, "DELETE FROM integrations WHERE id = %s")
+
+/* Writes a probe result unless the integration was deactivated while the
+ * probe ran. The fifth parameter is 1 for a failed check. */
+ITSM_STMT(integration_health_update,
+    "UPDATE integrations SET health_status = %s, health_message = %s, "
+    "health_checked_at = CAST(%s AS BIGINT), "
+    "health_latency_ms = CAST(%s AS INTEGER), "
+    "health_http_status = CAST(%s AS INTEGER), consecutive_failures = "
+    "CASE WHEN CAST(%s AS INTEGER) = 1 THEN consecutive_failures + 1 "
+    "ELSE 0 END WHERE id = %s AND is_active = 1")
+
+ITSM_STMT(integration_sealed_credentials,
+    "SELECT id, credentials FROM integrations WHERE credentials IS NOT NULL")
+
+/* Replaces a ciphertext only if nobody changed it meanwhile. */
+ITSM_STMT(integration_reseal,
+    "UPDATE integrations SET credentials = %s WHERE id = %s AND "
+    "credentials = %s")
+
+ITSM_STMT(health_check_insert,
+    "INSERT INTO health_checks (integration_id, checked_at, status, "
+    "latency_ms, http_status, message) VALUES (%s, CAST(%s AS BIGINT), %s, "
+    "CAST(%s AS INTEGER), CAST(%s AS INTEGER), %s)")
+
+ITSM_STMT(health_checks_delete,
+    "DELETE FROM health_checks WHERE integration_id = %s")
+
+ITSM_STMT(managers_of,
+    "SELECT user_id FROM integration_managers WHERE integration_id = %s "
+    "ORDER BY position")
+
+ITSM_STMT(managers_all,
+    "SELECT integration_id, user_id FROM integration_managers "
+    "ORDER BY integration_id, position")
+
+ITSM_STMT(manager_insert,
+    "INSERT INTO integration_managers (integration_id, user_id, position) "
+    "VALUES (%s, %s, CAST(%s AS INTEGER))")
+
+ITSM_STMT(managers_delete,
+    "DELETE FROM integration_managers WHERE integration_id = %s")
+
+ITSM_STMT(manager_remove_user,
+    "DELETE FROM integration_managers WHERE user_id = %s")

@@ -152,7 +152,8 @@ static int reject_unknown_fields(itsm_req_t *req, const char *const *allowed)
     return ITSM_CONTINUE;
 }
 
-/* Checks an optional string member. Sets *pvalue when present. */
+/* Checks an optional string member; max_len counts characters, not
+ * bytes. Sets *pvalue when present. */
 static const char *string_field(itsm_req_t *req, const char *key,
                                 int required, apr_size_t max_len,
                                 const char **pvalue)
@@ -170,7 +171,7 @@ static const char *string_field(itsm_req_t *req, const char *key,
     if (json_string_length(v) == 0) {
         return apr_psprintf(p, "%s must not be empty", key);
     }
-    if (json_string_length(v) > max_len) {
+    if (itsm_utf8_length(json_string_value(v)) > max_len) {
         return apr_psprintf(p, "%s must be at most %" APR_SIZE_T_FMT
                             " characters", key, max_len);
     }
@@ -195,7 +196,7 @@ static const char *password_field(itsm_req_t *req, const char *key,
     const char *err = string_field(req, key, 1, ITSM_PASSWORD_MAX_LEN,
                                    pvalue);
 
-    if (!err && strlen(*pvalue) < ITSM_PASSWORD_MIN_LEN) {
+    if (!err && itsm_utf8_length(*pvalue) < ITSM_PASSWORD_MIN_LEN) {
         return apr_psprintf(req->r->pool, "%s must be at least %d "
                             "characters", key, ITSM_PASSWORD_MIN_LEN);
     }
@@ -504,7 +505,21 @@ static int h_delete(itsm_req_t *req)
     if (rc != ITSM_CONTINUE) {
         return rc;
     }
-    rv = itsm_db_exec(db, ITSM_Q_user_delete, ITSM_ARGS(id, id), &nrows);
+    /* The user leaves every managers list in the same transaction. */
+    rv = itsm_db_begin(db);
+    if (rv == APR_SUCCESS) {
+        rv = itsm_db_exec(db, ITSM_Q_user_delete, ITSM_ARGS(id, id), &nrows);
+    }
+    if (rv == APR_SUCCESS && nrows > 0) {
+        rv = itsm_db_exec(db, ITSM_Q_manager_remove_user, ITSM_ARGS(id),
+                          NULL);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = itsm_db_end(db, 1);
+    }
+    else {
+        itsm_db_end(db, 0);
+    }
     if (rv != APR_SUCCESS) {
         return itsm_send_db_error(req, rv, db, "Error deleting user");
     }
