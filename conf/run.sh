@@ -60,6 +60,11 @@ if [ "${ITSM_ALLOW_PRIVATE_TARGETS:-}" = 1 ]; then
     echo "run: outbound requests may reach loopback and private addresses"
     extra="ITSMAllowPrivateTargets On"
 fi
+if [ -n "${ITSM_HEALTH_INTERVAL:-}" ]; then
+    echo "run: background health checks every $ITSM_HEALTH_INTERVAL s"
+    extra="$extra
+ITSMHealthCheckInterval $ITSM_HEALTH_INTERVAL"
+fi
 
 awk -v port="$port" -v var="$var" -v top="$top" -v libexec="$libexecdir" \
     -v admin="$admin_email" -v user="$user_lines" -v extra="$extra" '

@@ -79,7 +79,8 @@ apr_status_t itsm_json_parse_object(apr_pool_t *p, const char *buf,
 
 const char *itsm_json_dump(apr_pool_t *p, const json_t *json)
 {
-    char *s = json_dumps(json, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *s = json_dumps(json, JSON_COMPACT | JSON_ENCODE_ANY
+                         | JSON_REAL_PRECISION(10));
     const char *copy;
 
     if (!s) {

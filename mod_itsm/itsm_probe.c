@@ -943,6 +943,8 @@ static void classify_response(itsm_probe_result_t *result, apr_pool_t *p,
     result->http_status = status;
     result->error = resp->error;
     result->checked_at = apr_time_now();
+    result->retry_after = resp->retry_after && (status == 429 || status == 503)
+                          ? apr_pstrdup(p, resp->retry_after) : NULL;
 
     if (resp->error != ITSM_HTTP_ERR_NONE) {
         result_set(result, resp->error == ITSM_HTTP_ERR_ABORTED

@@ -85,6 +85,7 @@ typedef struct itsm_probe_result_t {
     int http_status;                /* 0 when no response arrived */
     itsm_http_error_e error;        /* transport outcome of the probe */
     apr_time_t checked_at;
+    const char *retry_after;        /* Retry-After of a 429 or 503 */
 } itsm_probe_result_t;
 
 /* Return "unknown", "healthy", "degraded", "unhealthy" or "inactive". */

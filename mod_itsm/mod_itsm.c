@@ -31,6 +31,7 @@
 #include "mod_itsm_private.h"
 #include "mod_itsm_api.h"
 #include "mod_itsm_db.h"
+#include "mod_itsm_health.h"
 #include "itsm_http.h"
 #include "itsm_schema.h"
 #include "itsm_util.h"
@@ -305,6 +306,12 @@ static int itsm_post_config(apr_pool_t *pconf, apr_pool_t *plog,
             return HTTP_INTERNAL_SERVER_ERROR;
         }
     }
+    err = itsm_health_runner_register(pconf, s);
+    if (err) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, ITSM_LOGNO(00058)
+                     "mod_itsm cannot start: %s", err);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, ITSM_LOGNO(00036)
                  "mod_itsm %s ready (jansson %s, libsodium %s, %s)",
                  ITSM_VERSION, JANSSON_VERSION, sodium_version_string(),
@@ -332,10 +339,12 @@ static void itsm_child_init(apr_pool_t *pchild, server_rec *s)
 
 static void itsm_register_hooks(apr_pool_t *p)
 {
-    static const char *const before_dbd[] = { "mod_dbd.c", NULL };
+    /* Statements must reach mod_dbd, and the runner mod_watchdog, before
+     * their own post_config runs. */
+    static const char *const before[] = { "mod_dbd.c", "mod_watchdog.c",
+                                          NULL };
 
-    ap_hook_post_config(itsm_post_config, NULL, before_dbd,
-                        APR_HOOK_MIDDLE);
+    ap_hook_post_config(itsm_post_config, NULL, before, APR_HOOK_MIDDLE);
     ap_hook_child_init(itsm_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(itsm_api_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }

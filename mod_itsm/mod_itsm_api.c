@@ -15,8 +15,10 @@
 #include <http_request.h>
 #include <http_log.h>
 #include <util_filter.h>
+#include <util_script.h>
 
 #include "mod_itsm_api.h"
+#include "mod_itsm_health.h"
 #include "mod_itsm_integrations.h"
 #include "itsm_json.h"
 
@@ -26,6 +28,7 @@ static const itsm_route_t *const route_tables[] = {
     itsm_auth_routes,
     itsm_user_routes,
     itsm_integration_routes,
+    itsm_health_routes,
     NULL
 };
 
@@ -94,6 +97,14 @@ int itsm_send_db_error(itsm_req_t *req, apr_status_t rv, itsm_db_t *db,
         json_object_set_new(body, "error", json_string(detail));
     }
     return itsm_send(req, HTTP_INTERNAL_SERVER_ERROR, body);
+}
+
+apr_table_t *itsm_query_args(itsm_req_t *req)
+{
+    apr_table_t *args = NULL;
+
+    ap_args_to_table(req->r, &args);
+    return args ? args : apr_table_make(req->r->pool, 1);
 }
 
 int itsm_req_db(itsm_req_t *req, itsm_db_t **pdb)
@@ -231,6 +242,48 @@ static int authorize(itsm_req_t *req, const itsm_route_t *route)
     return ITSM_CONTINUE;
 }
 
+/* Statuses that httpd's HTTP_IN filter sends by itself, through ap_die(),
+ * when a body's framing is invalid (a bad chunk size, a body over
+ * LimitRequestBody). */
+static const int framing_statuses[] = {
+    HTTP_BAD_REQUEST, HTTP_REQUEST_ENTITY_TOO_LARGE, 0
+};
+
+/* Makes ap_die() answer the framing statuses with an internal redirect to
+ * this request's own URI, where send_redirected_error sends JSON in place
+ * of httpd's HTML error page. */
+static void redirect_framing_errors(request_rec *r)
+{
+    const char *self = ap_escape_uri(r->pool, r->uri);
+    int i;
+
+    for (i = 0; framing_statuses[i]; i++) {
+        ap_custom_response(r, framing_statuses[i], self);
+    }
+}
+
+/* Answers the internal redirect that ap_die() makes for a custom response
+ * (see redirect_framing_errors): r->status is the original error. */
+static int send_redirected_error(itsm_req_t *req)
+{
+    request_rec *r = req->r;
+    const char *message;
+
+    switch (r->status) {
+    case HTTP_BAD_REQUEST:
+        message = "Malformed request body";
+        break;
+    case HTTP_REQUEST_ENTITY_TOO_LARGE:
+        message = "Request body is too large";
+        break;
+    default:
+        message = ap_get_status_line(r->status) + 4;
+        break;
+    }
+    r->connection->keepalive = AP_CONN_CLOSE;
+    return itsm_send_error(req, r->status, message);
+}
+
 /* Reads the whole body through the input filters, so chunked bodies work,
  * and stops at the cap. */
 static int read_body(itsm_req_t *req, char **pbuf, apr_size_t *plen)
@@ -243,6 +296,7 @@ static int read_body(itsm_req_t *req, char **pbuf, apr_size_t *plen)
     char *buf = apr_palloc(r->pool, (apr_size_t)cap + 1);
     int seen_eos = 0;
 
+    redirect_framing_errors(r);
     bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
     while (!seen_eos) {
         apr_bucket *b;
@@ -257,8 +311,10 @@ static int read_body(itsm_req_t *req, char **pbuf, apr_size_t *plen)
                                        "Timed out reading the request body");
             }
             if (rv == AP_FILTER_ERROR) {
-                return itsm_send_error(req, HTTP_BAD_REQUEST,
-                                       "Malformed request body");
+                /* A filter has answered already, through
+                 * send_redirected_error; a second answer would follow
+                 * the first on the wire. */
+                return AP_FILTER_ERROR;
             }
             return itsm_send_error(req, HTTP_BAD_REQUEST,
                                    "Error reading the request body");
@@ -390,6 +446,10 @@ int itsm_api_handler(request_rec *r)
     req->sc = itsm_srv_cfg(r->server);
     req->dc = ap_get_module_config(r->per_dir_config, &itsm_module);
 
+    /* An error page that ap_die() redirected here. */
+    if (r->prev && ap_is_HTTP_ERROR(r->status)) {
+        return send_redirected_error(req);
+    }
     route = route_request(req, &allow);
     if (!route) {
         if (*allow) {

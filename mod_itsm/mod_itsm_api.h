@@ -85,6 +85,9 @@ int itsm_send_error(itsm_req_t *req, int status, const char *message);
 int itsm_send_db_error(itsm_req_t *req, apr_status_t rv, itsm_db_t *db,
                        const char *message);
 
+/* The query string's parameters, decoded. */
+apr_table_t *itsm_query_args(itsm_req_t *req);
+
 /* Acquires the request's database connection or sends 503. */
 int itsm_req_db(itsm_req_t *req, itsm_db_t **pdb);
 

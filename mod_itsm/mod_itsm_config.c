@@ -26,6 +26,11 @@
 #define DEFAULT_CONNECT_TIMEOUT_MS 5000
 #define DEFAULT_TIMEOUT_MS 10000
 #define DEFAULT_MAX_RESPONSE (64 * 1024)
+#define DEFAULT_HEALTH_INTERVAL 300
+#define DEFAULT_HEALTH_CONCURRENCY 32
+#define DEFAULT_HEALTH_THRESHOLD 2
+#define DEFAULT_HEALTH_RETENTION_DAYS 30
+#define DEFAULT_HEALTH_MAX_BACKOFF 21600
 
 itsm_srv_cfg_t *itsm_srv_cfg(server_rec *s)
 {
@@ -46,6 +51,13 @@ void *itsm_create_srv_cfg(apr_pool_t *p, server_rec *s)
     sc->timeout_ms = ITSM_UNSET;
     sc->max_response = ITSM_UNSET;
     sc->degraded_ms = ITSM_UNSET;
+    sc->health_interval = ITSM_UNSET;
+    sc->health_concurrency = ITSM_UNSET;
+    sc->health_timeout_ms = ITSM_UNSET;
+    sc->health_fail_threshold = ITSM_UNSET;
+    sc->health_pass_threshold = ITSM_UNSET;
+    sc->health_retention_days = ITSM_UNSET;
+    sc->health_max_backoff = ITSM_UNSET;
     return sc;
 }
 
@@ -75,6 +87,13 @@ void *itsm_merge_srv_cfg(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(max_response);
     MERGE_PTR(proxy);
     MERGE_INT(degraded_ms);
+    MERGE_INT(health_interval);
+    MERGE_INT(health_concurrency);
+    MERGE_INT(health_timeout_ms);
+    MERGE_INT(health_fail_threshold);
+    MERGE_INT(health_pass_threshold);
+    MERGE_INT(health_retention_days);
+    MERGE_INT(health_max_backoff);
     return sc;
 }
 
@@ -249,6 +268,30 @@ static const char *set_outbound_int(cmd_parms *cmd, void *dc,
     }
 }
 
+static const char *set_health_int(cmd_parms *cmd, void *dc, const char *arg)
+{
+    itsm_srv_cfg_t *sc = itsm_srv_cfg(cmd->server);
+
+    /* cmd->info selects the field, in the order of the directive table. */
+    switch ((int)(apr_uintptr_t)cmd->info) {
+    case 0:
+        return parse_number(cmd, arg, 0, 7 * 24 * 3600, &sc->health_interval);
+    case 1:
+        return parse_number(cmd, arg, 1, 1024, &sc->health_concurrency);
+    case 2:
+        return parse_number(cmd, arg, 100, 120000, &sc->health_timeout_ms);
+    case 3:
+        return parse_number(cmd, arg, 1, 100, &sc->health_fail_threshold);
+    case 4:
+        return parse_number(cmd, arg, 1, 100, &sc->health_pass_threshold);
+    case 5:
+        return parse_number(cmd, arg, 1, 3650, &sc->health_retention_days);
+    default:
+        return parse_number(cmd, arg, 1, 7 * 24 * 3600,
+                            &sc->health_max_backoff);
+    }
+}
+
 static const char *set_proxy(cmd_parms *cmd, void *dc, const char *arg)
 {
     itsm_srv_cfg_t *sc = itsm_srv_cfg(cmd->server);
@@ -322,6 +365,28 @@ const command_rec itsm_cmds[] = {
     AP_INIT_TAKE1("ITSMHealthDegradedLatency", set_outbound_int, (void *)3,
                   RSRC_CONF, "Probe latency in milliseconds above which a "
                   "2xx answer counts as degraded (default 2000)"),
+    AP_INIT_TAKE1("ITSMHealthCheckInterval", set_health_int, (void *)0,
+                  RSRC_CONF, "Seconds between background health checks of "
+                  "each active integration; 0 turns them off (default 300)"),
+    AP_INIT_TAKE1("ITSMHealthCheckConcurrency", set_health_int, (void *)1,
+                  RSRC_CONF, "Background health checks in flight at once "
+                  "(default 32)"),
+    AP_INIT_TAKE1("ITSMHealthCheckTimeout", set_health_int, (void *)2,
+                  RSRC_CONF, "Total timeout of one background health check "
+                  "in milliseconds (default 10000)"),
+    AP_INIT_TAKE1("ITSMHealthFailThreshold", set_health_int, (void *)3,
+                  RSRC_CONF, "Failed checks in a row before a healthy "
+                  "integration turns unhealthy (default 2)"),
+    AP_INIT_TAKE1("ITSMHealthPassThreshold", set_health_int, (void *)4,
+                  RSRC_CONF, "Successful checks in a row before an "
+                  "unhealthy integration turns healthy (default 2)"),
+    AP_INIT_TAKE1("ITSMHealthHistoryRetention", set_health_int, (void *)5,
+                  RSRC_CONF, "Days of health-check history kept "
+                  "(default 30)"),
+    AP_INIT_TAKE1("ITSMHealthAuthBackoffMax", set_health_int, (void *)6,
+                  RSRC_CONF, "Longest wait in seconds between checks of an "
+                  "integration whose credentials are rejected (default "
+                  "21600)"),
     AP_INIT_TAKE1("ITSMMaxBodySize", set_max_body, NULL, RSRC_CONF | ACCESS_CONF,
                   "Largest accepted request body in bytes (default 65536)"),
     { NULL }
@@ -410,6 +475,27 @@ static const char *finish_outbound(apr_pool_t *p, itsm_srv_cfg_t *sc)
     probe->http.user_agent = "mod_itsm/" ITSM_VERSION;
     if (sc->degraded_ms != ITSM_UNSET) {
         probe->degraded_ms = (long)sc->degraded_ms;
+    }
+
+    sc->health_interval_ms = 1000 * (sc->health_interval != ITSM_UNSET
+                                     ? sc->health_interval
+                                     : DEFAULT_HEALTH_INTERVAL);
+    sc->runner_probe = *probe;
+    sc->runner_probe.http.timeout_ms = sc->health_timeout_ms != ITSM_UNSET
+        ? (long)sc->health_timeout_ms : DEFAULT_TIMEOUT_MS;
+    sc->runner_probe.max_concurrency = sc->health_concurrency != ITSM_UNSET
+        ? (int)sc->health_concurrency : DEFAULT_HEALTH_CONCURRENCY;
+    if (sc->health_fail_threshold == ITSM_UNSET) {
+        sc->health_fail_threshold = DEFAULT_HEALTH_THRESHOLD;
+    }
+    if (sc->health_pass_threshold == ITSM_UNSET) {
+        sc->health_pass_threshold = DEFAULT_HEALTH_THRESHOLD;
+    }
+    if (sc->health_retention_days == ITSM_UNSET) {
+        sc->health_retention_days = DEFAULT_HEALTH_RETENTION_DAYS;
+    }
+    if (sc->health_max_backoff == ITSM_UNSET) {
+        sc->health_max_backoff = DEFAULT_HEALTH_MAX_BACKOFF;
     }
     return NULL;
 }

@@ -15,6 +15,7 @@
 
 #include "mod_itsm_api.h"
 #include "mod_itsm_integrations.h"
+#include "itsm_check.h"
 #include "itsm_json.h"
 #include "itsm_util.h"
 
@@ -130,6 +131,56 @@ static apr_status_t load_managers(itsm_db_t *db, itsm_integration_t *it)
     return rv;
 }
 
+/* Share of healthy checks, or null without checks in the window. */
+static json_t *uptime_share(const char *checks, const char *healthy)
+{
+    apr_int64_t n = to_int64(checks, 0), ok = to_int64(healthy, 0);
+
+    if (n <= 0) {
+        return json_null();
+    }
+    /* Two decimals of a percentage, e.g. 99.31. */
+    return json_real((double)((ok * 10000 + n / 2) / n) / 100.0);
+}
+
+/* Sets the uptime of one integration (it) or of every integration in
+ * by_id, from the hourly counters. */
+static apr_status_t load_uptime(itsm_db_t *db, itsm_stmt_id_e id,
+                                itsm_integration_t *it, apr_hash_t *by_id)
+{
+    apr_pool_t *p = db->p;
+    apr_int64_t now = itsm_now_ms(), hour = 3600 * 1000LL;
+    const char *since24 = itsm_i64toa(p, now - 24 * hour);
+    const char *since7 = itsm_i64toa(p, now - 7 * 24 * hour);
+    const char *since30 = itsm_i64toa(p, now - 30 * 24 * hour);
+    itsm_rows_t *rows;
+    apr_status_t rv;
+    int i;
+
+    if (it) {
+        rv = itsm_db_select(db, id, ITSM_ARGS(since24, since24, since7,
+                                              since7, since30, it->id),
+                            &rows);
+    }
+    else {
+        rv = itsm_db_select(db, id, ITSM_ARGS(since24, since24, since7,
+                                              since7, since30), &rows);
+    }
+    for (i = 0; rv == APR_SUCCESS && i < rows->nrows; i++) {
+        const char **row = rows->rows[i];
+        itsm_integration_t *target = it ? it
+            : apr_hash_get(by_id, row[0], APR_HASH_KEY_STRING);
+
+        if (target) {
+            target->uptime = itsm_json_bind(p, json_pack("{s:o, s:o, s:o}",
+                "24h", uptime_share(row[1], row[2]),
+                "7d", uptime_share(row[3], row[4]),
+                "30d", uptime_share(row[5], row[6])));
+        }
+    }
+    return rv;
+}
+
 apr_status_t itsm_integration_load(itsm_db_t *db, const char *id,
                                    itsm_integration_t **pit)
 {
@@ -147,7 +198,11 @@ apr_status_t itsm_integration_load(itsm_db_t *db, const char *id,
         return APR_ENOENT;
     }
     *pit = integration_from_row(db->p, rows->rows[0]);
-    return load_managers(db, *pit);
+    rv = load_managers(db, *pit);
+    if (rv == APR_SUCCESS) {
+        rv = load_uptime(db, ITSM_Q_health_uptime_one, *pit, NULL);
+    }
+    return rv;
 }
 
 /* Loads a list of integrations with their managers in two queries. */
@@ -181,6 +236,9 @@ static apr_status_t load_list(itsm_db_t *db, itsm_stmt_id_e id, int nargs,
             APR_ARRAY_PUSH(it->managers, const char *) = rows->rows[i][1];
         }
     }
+    if (rv == APR_SUCCESS) {
+        rv = load_uptime(db, ITSM_Q_health_uptime_all, NULL, by_id);
+    }
     *plist = list;
     return rv;
 }
@@ -204,6 +262,9 @@ json_t *itsm_integration_health_json(apr_pool_t *p,
         json_object_set_new(health, "httpStatus",
                             json_integer(it->health_http_status));
     }
+    json_object_set_new(health, "uptime", it->uptime
+                        ? json_incref(it->uptime)
+                        : json_pack("{s:n, s:n, s:n}", "24h", "7d", "30d"));
     return health;
 }
 
@@ -775,6 +836,30 @@ static int send_store_error(itsm_req_t *req, apr_status_t rv, itsm_db_t *db,
     return itsm_send_db_error(req, rv, db, message);
 }
 
+/* Lets the background runner probe a new or changed integration soon, at
+ * a random point within ITSMHealthCheckInterval (at most 10 seconds), so
+ * that integrations created together are not probed at once. A failure
+ * here only delays the first check. */
+static void schedule_first_check(itsm_req_t *req, itsm_db_t *db,
+                                 const itsm_integration_t *it)
+{
+    apr_int64_t spread = req->sc->health_interval_ms;
+    apr_int64_t due;
+
+    if (spread > 10000) {
+        spread = 10000;
+    }
+    due = itsm_now_ms() + (spread > 0 ? itsm_check_jitter(spread / 2, 100)
+                                      : 0);
+    if (itsm_db_exec(db, ITSM_Q_integration_reschedule,
+                     ITSM_ARGS(itsm_i64toa(db->p, due), it->id), NULL)
+        != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, req->r, ITSM_LOGNO(00049)
+                      "cannot schedule the first check of integration %s: "
+                      "%s", it->id, db->error);
+    }
+}
+
 static int h_create(itsm_req_t *req)
 {
     apr_pool_t *p = req->r->pool;
@@ -834,6 +919,7 @@ static int h_create(itsm_req_t *req)
     if (rv != APR_SUCCESS) {
         return send_store_error(req, rv, db, "Error creating integration");
     }
+    schedule_first_check(req, db, it);
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, req->r, ITSM_LOGNO(00041)
                   "integration %s (%s, %s) created by %s", it->id, it->name,
                   it->type, it->created_by);
@@ -925,6 +1011,11 @@ static int h_update(itsm_req_t *req)
     if (rv != APR_SUCCESS) {
         return send_store_error(req, rv, db, "Error updating integration");
     }
+    if (in.has_credentials || in.has_auth || in.has_base_url
+        || in.has_type || in.has_options || in.has_ca
+        || (it->is_active && !was_active)) {
+        schedule_first_check(req, db, it);
+    }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, req->r, ITSM_LOGNO(00042)
                   "integration %s updated by %s%s", it->id,
                   req->caller->user->id,
@@ -956,6 +1047,10 @@ static int h_delete(itsm_req_t *req)
     }
     if (rv == APR_SUCCESS) {
         rv = itsm_db_exec(db, ITSM_Q_health_checks_delete, ITSM_ARGS(id),
+                          NULL);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = itsm_db_exec(db, ITSM_Q_health_hourly_delete, ITSM_ARGS(id),
                           NULL);
     }
     if (rv == APR_SUCCESS) {
@@ -1012,14 +1107,37 @@ apr_status_t itsm_integration_target(apr_pool_t *p, itsm_srv_cfg_t *sc,
     return rv;
 }
 
+apr_status_t itsm_integration_add_history(itsm_db_t *db, const char *id,
+                                         const itsm_probe_result_t *res,
+                                         apr_int64_t checked_at)
+{
+    apr_pool_t *p = db->p;
+    const char *status = itsm_health_name(res->status);
+    const char *latency = res->latency_ms > 0 || res->http_status
+                          ? apr_ltoa(p, res->latency_ms) : NULL;
+    const char *http = res->http_status ? apr_itoa(p, res->http_status)
+                                        : NULL;
+    apr_int64_t hour = checked_at - checked_at % (3600 * 1000);
+    apr_status_t rv;
+
+    rv = itsm_db_exec(db, ITSM_Q_health_check_insert,
+                      ITSM_ARGS(id, itsm_i64toa(p, checked_at), status,
+                                latency, http, res->message), NULL);
+    if (rv == APR_SUCCESS) {
+        rv = itsm_db_exec(db, ITSM_Q_health_hourly_add,
+                          ITSM_ARGS(id, itsm_i64toa(p, hour),
+                                    res->status == ITSM_HEALTH_HEALTHY
+                                    ? "1" : "0"), NULL);
+    }
+    return rv;
+}
+
 apr_status_t itsm_integration_record_health(itsm_db_t *db,
                                             const char *id,
                                             const itsm_probe_result_t *res,
                                             apr_int64_t checked_at)
 {
     apr_pool_t *p = db->p;
-    const char *status = itsm_health_name(res->status);
-    const char *at = itsm_i64toa(p, checked_at);
     const char *latency = res->latency_ms > 0 || res->http_status
                           ? apr_ltoa(p, res->latency_ms) : NULL;
     const char *http = res->http_status ? apr_itoa(p, res->http_status)
@@ -1031,15 +1149,15 @@ apr_status_t itsm_integration_record_health(itsm_db_t *db,
     rv = itsm_db_begin(db);
     if (rv == APR_SUCCESS) {
         rv = itsm_db_exec(db, ITSM_Q_integration_health_update,
-                          ITSM_ARGS(status, res->message, at, latency, http,
-                                    failed, id), &nrows);
+                          ITSM_ARGS(itsm_health_name(res->status),
+                                    res->message,
+                                    itsm_i64toa(p, checked_at), latency,
+                                    http, failed, failed, id), &nrows);
     }
     /* No history row when the integration was deactivated or deleted
      * while the probe ran. */
     if (rv == APR_SUCCESS && nrows > 0) {
-        rv = itsm_db_exec(db, ITSM_Q_health_check_insert,
-                          ITSM_ARGS(id, at, status, latency, http,
-                                    res->message), NULL);
+        rv = itsm_integration_add_history(db, id, res, checked_at);
     }
     if (rv == APR_SUCCESS) {
         return itsm_db_end(db, 1);

@@ -31,6 +31,7 @@ typedef struct itsm_integration_t {
     apr_int64_t created_at;
     apr_int64_t updated_at;
     apr_array_header_t *managers;       /* user ids, const char * */
+    json_t *uptime;                     /* {"24h","7d","30d"}, or NULL */
 } itsm_integration_t;
 
 extern const itsm_route_t itsm_integration_routes[];
@@ -63,5 +64,11 @@ apr_status_t itsm_integration_target(apr_pool_t *p, itsm_srv_cfg_t *sc,
 apr_status_t itsm_integration_record_health(itsm_db_t *db, const char *id,
                                             const itsm_probe_result_t *res,
                                             apr_int64_t checked_at);
+
+/* Adds the history row and hourly uptime count of one check; the caller
+ * holds the transaction. */
+apr_status_t itsm_integration_add_history(itsm_db_t *db, const char *id,
+                                         const itsm_probe_result_t *res,
+                                         apr_int64_t checked_at);
 
 #endif

@@ -50,8 +50,17 @@ typedef struct itsm_srv_cfg_t {
     apr_int64_t max_response;
     const char *proxy;                  /* "none" for no proxy */
     apr_int64_t degraded_ms;
+    apr_int64_t health_interval;        /* seconds; 0 disables the runner */
+    apr_int64_t health_concurrency;
+    apr_int64_t health_timeout_ms;
+    apr_int64_t health_fail_threshold;
+    apr_int64_t health_pass_threshold;
+    apr_int64_t health_retention_days;
+    apr_int64_t health_max_backoff;     /* seconds */
 
     /* Filled in post_config. */
+    apr_int64_t health_interval_ms;
+    itsm_probe_config_t runner_probe;   /* probe with the runner's limits */
     itsm_vault_t *vault;
     itsm_probe_config_t probe;
     itsm_jwt_config_t jwt;

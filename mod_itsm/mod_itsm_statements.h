@@ -93,15 +93,104 @@ ITSM_STMT(integration_update,
 
 ITSM_STMT(integration_delete, "DELETE FROM integrations WHERE id = %s")
 
-/* Writes a probe result unless the integration was deactivated while the
- * probe ran. The fifth parameter is 1 for a failed check. */
+/* Writes a manual probe result unless the integration was deactivated
+ * while the probe ran. The sixth parameter is 1 for a failed check. */
 ITSM_STMT(integration_health_update,
     "UPDATE integrations SET health_status = %s, health_message = %s, "
     "health_checked_at = CAST(%s AS BIGINT), "
     "health_latency_ms = CAST(%s AS INTEGER), "
     "health_http_status = CAST(%s AS INTEGER), consecutive_failures = "
     "CASE WHEN CAST(%s AS INTEGER) = 1 THEN consecutive_failures + 1 "
-    "ELSE 0 END WHERE id = %s AND is_active = 1")
+    "ELSE 0 END, consecutive_successes = CASE WHEN CAST(%s AS INTEGER) = 1 "
+    "THEN 0 ELSE consecutive_successes + 1 END "
+    "WHERE id = %s AND is_active = 1")
+
+/* Writes a background check's verdict and next due time, unless the
+ * integration was changed (updated_at) or deactivated while it ran. */
+ITSM_STMT(integration_check_update,
+    "UPDATE integrations SET health_status = %s, health_message = %s, "
+    "health_checked_at = CAST(%s AS BIGINT), "
+    "health_latency_ms = CAST(%s AS INTEGER), "
+    "health_http_status = CAST(%s AS INTEGER), "
+    "consecutive_failures = CAST(%s AS INTEGER), "
+    "consecutive_successes = CAST(%s AS INTEGER), "
+    "auth_failures = CAST(%s AS INTEGER), "
+    "next_check_at = CAST(%s AS BIGINT) "
+    "WHERE id = %s AND is_active = 1 AND updated_at = CAST(%s AS BIGINT)")
+
+/* Claims up to a batch of due integrations for one runner: their due time
+ * moves past the probe's timeout at once, so no other child or server
+ * takes them, and a runner that dies leaves them due again later. The
+ * outer due-time test makes PostgreSQL re-check rows another server
+ * claimed concurrently. */
+ITSM_STMT(integration_claim_due,
+    "UPDATE integrations SET next_check_at = CAST(%s AS BIGINT) "
+    "WHERE is_active = 1 AND next_check_at <= CAST(%s AS BIGINT) AND id IN "
+    "(SELECT id FROM integrations WHERE is_active = 1 AND "
+    "next_check_at <= CAST(%s AS BIGINT) ORDER BY next_check_at "
+    "LIMIT CAST(%s AS INTEGER)) RETURNING id, name, type, base_url, "
+    "auth_type, credentials, options, ca_certificate, health_status, "
+    "health_message, consecutive_failures, consecutive_successes, "
+    "auth_failures, updated_at")
+
+/* Sets when an integration is probed next, and forgets failed logins:
+ * after create, activation or a change of URL or credentials. */
+ITSM_STMT(integration_reschedule,
+    "UPDATE integrations SET next_check_at = CAST(%s AS BIGINT), "
+    "auth_failures = 0 WHERE id = %s")
+
+ITSM_STMT(health_hourly_add,
+    "INSERT INTO health_hourly (integration_id, hour, checks, healthy) "
+    "VALUES (%s, CAST(%s AS BIGINT), 1, CAST(%s AS INTEGER)) "
+    "ON CONFLICT (integration_id, hour) DO UPDATE SET "
+    "checks = health_hourly.checks + 1, "
+    "healthy = health_hourly.healthy + excluded.healthy")
+
+/* Uptime per integration: checks and healthy checks since each of three
+ * times (24 hours, 7 days, 30 days ago). */
+ITSM_STMT(health_uptime_all,
+    "SELECT integration_id, "
+    "SUM(CASE WHEN hour >= CAST(%s AS BIGINT) THEN checks ELSE 0 END), "
+    "SUM(CASE WHEN hour >= CAST(%s AS BIGINT) THEN healthy ELSE 0 END), "
+    "SUM(CASE WHEN hour >= CAST(%s AS BIGINT) THEN checks ELSE 0 END), "
+    "SUM(CASE WHEN hour >= CAST(%s AS BIGINT) THEN healthy ELSE 0 END), "
+    "SUM(checks), SUM(healthy) FROM health_hourly "
+    "WHERE hour >= CAST(%s AS BIGINT) GROUP BY integration_id")
+
+ITSM_STMT(health_uptime_one,
+    "SELECT integration_id, "
+    "SUM(CASE WHEN hour >= CAST(%s AS BIGINT) THEN checks ELSE 0 END), "
+    "SUM(CASE WHEN hour >= CAST(%s AS BIGINT) THEN healthy ELSE 0 END), "
+    "SUM(CASE WHEN hour >= CAST(%s AS BIGINT) THEN checks ELSE 0 END), "
+    "SUM(CASE WHEN hour >= CAST(%s AS BIGINT) THEN healthy ELSE 0 END), "
+    "SUM(checks), SUM(healthy) FROM health_hourly "
+    "WHERE hour >= CAST(%s AS BIGINT) AND integration_id = %s "
+    "GROUP BY integration_id")
+
+/* History, newest first, below an id cursor. */
+ITSM_STMT(health_history,
+    "SELECT id, checked_at, status, latency_ms, http_status, message "
+    "FROM health_checks WHERE integration_id = %s AND "
+    "id < CAST(%s AS BIGINT) ORDER BY id DESC LIMIT CAST(%s AS INTEGER)")
+
+ITSM_STMT(health_history_purge,
+    "DELETE FROM health_checks WHERE checked_at < CAST(%s AS BIGINT)")
+
+ITSM_STMT(health_hourly_purge,
+    "DELETE FROM health_hourly WHERE hour < CAST(%s AS BIGINT)")
+
+ITSM_STMT(health_hourly_delete,
+    "DELETE FROM health_hourly WHERE integration_id = %s")
+
+ITSM_STMT(health_status_counts,
+    "SELECT health_status, COUNT(*) FROM integrations "
+    "GROUP BY health_status")
+
+ITSM_STMT(health_not_healthy,
+    "SELECT id, name, type, health_status, health_message, "
+    "health_checked_at, consecutive_failures FROM integrations "
+    "WHERE health_status NOT IN ('healthy', 'inactive') "
+    "ORDER BY name_key LIMIT CAST(%s AS INTEGER)")
 
 ITSM_STMT(integration_sealed_credentials,
     "SELECT id, credentials FROM integrations WHERE credentials IS NOT NULL")
