@@ -18,15 +18,20 @@
 #include <util_script.h>
 
 #include "mod_itsm_api.h"
+#include "mod_itsm_audit.h"
 #include "mod_itsm_health.h"
+#include "mod_itsm_keys.h"
 #include "mod_itsm_integrations.h"
 #include "itsm_json.h"
+#include "itsm_util.h"
 
 #define MAX_SEGMENTS 8
 
 static const itsm_route_t *const route_tables[] = {
     itsm_auth_routes,
+    itsm_key_routes,
     itsm_user_routes,
+    itsm_audit_routes,
     itsm_integration_routes,
     itsm_health_routes,
     NULL
@@ -105,6 +110,45 @@ apr_table_t *itsm_query_args(itsm_req_t *req)
 
     ap_args_to_table(req->r, &args);
     return args ? args : apr_table_make(req->r->pool, 1);
+}
+
+int itsm_page_params(itsm_req_t *req, apr_table_t *args,
+                     apr_int64_t *plimit, const char **pcursor)
+{
+    const char *limit = apr_table_get(args, "limit");
+    apr_int64_t max = req->sc->page_size_max;
+
+    *plimit = req->sc->page_size;
+    *pcursor = apr_table_get(args, "cursor");
+    if (limit && (itsm_parse_int64(limit, plimit) != APR_SUCCESS
+                  || *plimit < 1 || *plimit > max)) {
+        return itsm_send_error(req, HTTP_BAD_REQUEST,
+            apr_psprintf(req->r->pool, "limit must be a whole number from 1 "
+                         "to %" APR_INT64_T_FMT, max));
+    }
+    return ITSM_CONTINUE;
+}
+
+const char *itsm_cursor_make(apr_pool_t *p, apr_int64_t created_at,
+                             const char *id)
+{
+    return apr_psprintf(p, "%" APR_INT64_T_FMT ".%s", created_at, id);
+}
+
+int itsm_cursor_parse(itsm_req_t *req, const char *cursor,
+                      apr_int64_t *pcreated_at, const char **pid)
+{
+    const char *dot = strchr(cursor, '.');
+
+    if (!dot || !itsm_id_is_valid(dot + 1)
+        || itsm_parse_int64(apr_pstrmemdup(req->r->pool, cursor,
+                                           dot - cursor), pcreated_at)
+           != APR_SUCCESS) {
+        return itsm_send_error(req, HTTP_BAD_REQUEST, "cursor must be a "
+                               "nextCursor value from an earlier page");
+    }
+    *pid = dot + 1;
+    return ITSM_CONTINUE;
 }
 
 int itsm_req_db(itsm_req_t *req, itsm_db_t **pdb)
@@ -249,9 +293,9 @@ static const int framing_statuses[] = {
     HTTP_BAD_REQUEST, HTTP_REQUEST_ENTITY_TOO_LARGE, 0
 };
 
-/* Makes ap_die() answer the framing statuses with an internal redirect to
- * this request's own URI, where send_redirected_error sends JSON in place
- * of httpd's HTML error page. */
+/* Makes ap_die() respond to the framing statuses with an internal
+ * redirect to this request's own URI, where send_redirected_error sends
+ * JSON in place of httpd's HTML error page. */
 static void redirect_framing_errors(request_rec *r)
 {
     const char *self = ap_escape_uri(r->pool, r->uri);
@@ -262,8 +306,9 @@ static void redirect_framing_errors(request_rec *r)
     }
 }
 
-/* Answers the internal redirect that ap_die() makes for a custom response
- * (see redirect_framing_errors): r->status is the original error. */
+/* Sends the JSON error for the internal redirect that ap_die() makes for
+ * a custom response set by redirect_framing_errors. There r->status is the
+ * original error's status. */
 static int send_redirected_error(itsm_req_t *req)
 {
     request_rec *r = req->r;
@@ -271,7 +316,7 @@ static int send_redirected_error(itsm_req_t *req)
 
     switch (r->status) {
     case HTTP_BAD_REQUEST:
-        message = "Malformed request body";
+        message = "Invalid chunked encoding of the request body";
         break;
     case HTTP_REQUEST_ENTITY_TOO_LARGE:
         message = "Request body is too large";
@@ -311,9 +356,9 @@ static int read_body(itsm_req_t *req, char **pbuf, apr_size_t *plen)
                                        "Timed out reading the request body");
             }
             if (rv == AP_FILTER_ERROR) {
-                /* A filter has answered already, through
-                 * send_redirected_error; a second answer would follow
-                 * the first on the wire. */
+                /* A filter has already sent the response, through
+                 * send_redirected_error, and a second response would
+                 * follow the first on the wire. */
                 return AP_FILTER_ERROR;
             }
             return itsm_send_error(req, HTTP_BAD_REQUEST,

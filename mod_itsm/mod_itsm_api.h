@@ -88,6 +88,17 @@ int itsm_send_db_error(itsm_req_t *req, apr_status_t rv, itsm_db_t *db,
 /* The query string's parameters, decoded. */
 apr_table_t *itsm_query_args(itsm_req_t *req);
 
+/* Reads ?limit= (default and maximum from ITSMPageSize and
+ * ITSMPageSizeMax) and ?cursor=; sends 400 for an invalid limit. */
+int itsm_page_params(itsm_req_t *req, apr_table_t *args,
+                     apr_int64_t *plimit, const char **pcursor);
+
+/* Cursors of lists ordered by (created_at, id): "<ms>.<id>". */
+const char *itsm_cursor_make(apr_pool_t *p, apr_int64_t created_at,
+                             const char *id);
+int itsm_cursor_parse(itsm_req_t *req, const char *cursor,
+                      apr_int64_t *pcreated_at, const char **pid);
+
 /* Acquires the request's database connection or sends 503. */
 int itsm_req_db(itsm_req_t *req, itsm_db_t **pdb);
 

@@ -31,6 +31,11 @@
 #define DEFAULT_HEALTH_THRESHOLD 2
 #define DEFAULT_HEALTH_RETENTION_DAYS 30
 #define DEFAULT_HEALTH_MAX_BACKOFF 21600
+#define DEFAULT_PAGE_SIZE 100
+#define DEFAULT_PAGE_SIZE_MAX 1000
+#define DEFAULT_LOGIN_MAX_FAILURES 5
+#define DEFAULT_LOGIN_MAX_FAILURES_IP 20
+#define DEFAULT_LOGIN_WINDOW 900
 
 itsm_srv_cfg_t *itsm_srv_cfg(server_rec *s)
 {
@@ -58,6 +63,11 @@ void *itsm_create_srv_cfg(apr_pool_t *p, server_rec *s)
     sc->health_pass_threshold = ITSM_UNSET;
     sc->health_retention_days = ITSM_UNSET;
     sc->health_max_backoff = ITSM_UNSET;
+    sc->page_size = ITSM_UNSET;
+    sc->page_size_max = ITSM_UNSET;
+    sc->login_max_failures = ITSM_UNSET;
+    sc->login_max_failures_ip = ITSM_UNSET;
+    sc->login_window = ITSM_UNSET;
     return sc;
 }
 
@@ -94,6 +104,11 @@ void *itsm_merge_srv_cfg(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(health_pass_threshold);
     MERGE_INT(health_retention_days);
     MERGE_INT(health_max_backoff);
+    MERGE_INT(page_size);
+    MERGE_INT(page_size_max);
+    MERGE_INT(login_max_failures);
+    MERGE_INT(login_max_failures_ip);
+    MERGE_INT(login_window);
     return sc;
 }
 
@@ -292,6 +307,26 @@ static const char *set_health_int(cmd_parms *cmd, void *dc, const char *arg)
     }
 }
 
+static const char *set_limits_int(cmd_parms *cmd, void *dc, const char *arg)
+{
+    itsm_srv_cfg_t *sc = itsm_srv_cfg(cmd->server);
+
+    /* cmd->info selects the field, in the order of the directive table. */
+    switch ((int)(apr_uintptr_t)cmd->info) {
+    case 0:
+        return parse_number(cmd, arg, 1, 100000, &sc->page_size);
+    case 1:
+        return parse_number(cmd, arg, 1, 100000, &sc->page_size_max);
+    case 2:
+        return parse_number(cmd, arg, 1, 1000000, &sc->login_max_failures);
+    case 3:
+        return parse_number(cmd, arg, 1, 1000000,
+                            &sc->login_max_failures_ip);
+    default:
+        return parse_number(cmd, arg, 1, 7 * 24 * 3600, &sc->login_window);
+    }
+}
+
 static const char *set_proxy(cmd_parms *cmd, void *dc, const char *arg)
 {
     itsm_srv_cfg_t *sc = itsm_srv_cfg(cmd->server);
@@ -387,6 +422,20 @@ const command_rec itsm_cmds[] = {
                   RSRC_CONF, "Longest wait in seconds between checks of an "
                   "integration whose credentials are rejected (default "
                   "21600)"),
+    AP_INIT_TAKE1("ITSMPageSize", set_limits_int, (void *)0, RSRC_CONF,
+                  "Items per page of a list without ?limit= (default 100)"),
+    AP_INIT_TAKE1("ITSMPageSizeMax", set_limits_int, (void *)1, RSRC_CONF,
+                  "Largest ?limit= a list accepts (default 1000)"),
+    AP_INIT_TAKE1("ITSMLoginMaxFailures", set_limits_int, (void *)2,
+                  RSRC_CONF, "Failed logins per e-mail address, or failed "
+                  "exchanges per API key, before further attempts get 429 "
+                  "(default 5)"),
+    AP_INIT_TAKE1("ITSMLoginMaxFailuresPerAddress", set_limits_int,
+                  (void *)3, RSRC_CONF, "Failed logins and key exchanges "
+                  "per client address before it gets 429 (default 20)"),
+    AP_INIT_TAKE1("ITSMLoginFailureWindow", set_limits_int, (void *)4,
+                  RSRC_CONF, "Seconds over which failures are counted "
+                  "(default 900)"),
     AP_INIT_TAKE1("ITSMMaxBodySize", set_max_body, NULL, RSRC_CONF | ACCESS_CONF,
                   "Largest accepted request body in bytes (default 65536)"),
     { NULL }
@@ -500,6 +549,33 @@ static const char *finish_outbound(apr_pool_t *p, itsm_srv_cfg_t *sc)
     return NULL;
 }
 
+/* Settles page sizes and login throttling. */
+static const char *finish_limits(apr_pool_t *p, itsm_srv_cfg_t *sc)
+{
+    if (sc->page_size_max == ITSM_UNSET) {
+        sc->page_size_max = DEFAULT_PAGE_SIZE_MAX;
+    }
+    if (sc->page_size == ITSM_UNSET) {
+        sc->page_size = DEFAULT_PAGE_SIZE < sc->page_size_max
+                        ? DEFAULT_PAGE_SIZE : sc->page_size_max;
+    }
+    if (sc->page_size > sc->page_size_max) {
+        return apr_psprintf(p, "ITSMPageSize %" APR_INT64_T_FMT " is larger "
+                            "than ITSMPageSizeMax %" APR_INT64_T_FMT,
+                            sc->page_size, sc->page_size_max);
+    }
+    if (sc->login_max_failures == ITSM_UNSET) {
+        sc->login_max_failures = DEFAULT_LOGIN_MAX_FAILURES;
+    }
+    if (sc->login_max_failures_ip == ITSM_UNSET) {
+        sc->login_max_failures_ip = DEFAULT_LOGIN_MAX_FAILURES_IP;
+    }
+    if (sc->login_window == ITSM_UNSET) {
+        sc->login_window = DEFAULT_LOGIN_WINDOW;
+    }
+    return NULL;
+}
+
 const char *itsm_config_finish(apr_pool_t *p, apr_pool_t *ptemp,
                                server_rec *s, itsm_srv_cfg_t *sc)
 {
@@ -537,5 +613,6 @@ const char *itsm_config_finish(apr_pool_t *p, apr_pool_t *ptemp,
     if (sc->dev_errors == ITSM_UNSET) {
         sc->dev_errors = 0;
     }
-    return finish_outbound(p, sc);
+    err = finish_limits(ptemp, sc);
+    return err ? err : finish_outbound(p, sc);
 }

@@ -9,6 +9,7 @@
 #include <http_log.h>
 
 #include "mod_itsm_db.h"
+#include "itsm_util.h"
 
 typedef struct stmt_def_t {
     const char *label;
@@ -284,6 +285,18 @@ apr_status_t itsm_db_select(itsm_db_t *db, itsm_stmt_id_e id, int nargs,
     rows->rows = (const char ***)list->elts;
     *prows = rows;
     return APR_SUCCESS;
+}
+
+apr_int64_t itsm_rows_int(const itsm_rows_t *rows, int col,
+                          apr_int64_t fallback)
+{
+    apr_int64_t v;
+
+    if (rows->nrows < 1 || col >= rows->ncols || !rows->rows[0][col]
+        || itsm_parse_int64(rows->rows[0][col], &v) != APR_SUCCESS) {
+        return fallback;
+    }
+    return v;
 }
 
 apr_status_t itsm_db_begin(itsm_db_t *db)

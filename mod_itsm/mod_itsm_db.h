@@ -65,6 +65,10 @@ apr_status_t itsm_db_exec(itsm_db_t *db, itsm_stmt_id_e id, int nargs,
 apr_status_t itsm_db_select(itsm_db_t *db, itsm_stmt_id_e id, int nargs,
                             const char **args, itsm_rows_t **prows);
 
+/* Returns the integer in row 0, column col of rows, or fallback. */
+apr_int64_t itsm_rows_int(const itsm_rows_t *rows, int col,
+                          apr_int64_t fallback);
+
 /* Starts a transaction; it is rolled back if the pool is cleared first. */
 apr_status_t itsm_db_begin(itsm_db_t *db);
 

@@ -57,6 +57,11 @@ typedef struct itsm_srv_cfg_t {
     apr_int64_t health_pass_threshold;
     apr_int64_t health_retention_days;
     apr_int64_t health_max_backoff;     /* seconds */
+    apr_int64_t page_size;
+    apr_int64_t page_size_max;
+    apr_int64_t login_max_failures;     /* per e-mail address or key */
+    apr_int64_t login_max_failures_ip;  /* per client address */
+    apr_int64_t login_window;           /* seconds */
 
     /* Filled in post_config. */
     apr_int64_t health_interval_ms;

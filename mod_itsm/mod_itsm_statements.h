@@ -225,3 +225,74 @@ ITSM_STMT(managers_delete,
 
 ITSM_STMT(manager_remove_user,
     "DELETE FROM integration_managers WHERE user_id = %s")
+
+#define ITSM_API_KEY_COLUMNS \
+    "id, name, user_id, scope, secret_hash, created_by, created_at, " \
+    "expires_at, last_used_at, revoked_at"
+
+ITSM_STMT(api_key_insert,
+    "INSERT INTO api_keys (id, name, user_id, scope, secret_hash, "
+    "created_by, created_at, expires_at) VALUES (%s, %s, %s, %s, %s, %s, "
+    "CAST(%s AS BIGINT), CAST(%s AS BIGINT))")
+
+ITSM_STMT(api_key_by_id,
+    "SELECT " ITSM_API_KEY_COLUMNS " FROM api_keys WHERE id = %s")
+
+/* Keys after a (created_at, id) cursor, oldest first. */
+ITSM_STMT(api_key_list,
+    "SELECT " ITSM_API_KEY_COLUMNS " FROM api_keys WHERE "
+    "(created_at > CAST(%s AS BIGINT) OR (created_at = CAST(%s AS BIGINT) "
+    "AND id > %s)) ORDER BY created_at, id LIMIT CAST(%s AS INTEGER)")
+
+ITSM_STMT(api_key_count, "SELECT COUNT(*) FROM api_keys")
+
+ITSM_STMT(api_key_revoke,
+    "UPDATE api_keys SET revoked_at = CAST(%s AS BIGINT) WHERE id = %s "
+    "AND revoked_at IS NULL")
+
+/* Records use at most once a minute, so that busy keys cost no write per
+ * request. */
+ITSM_STMT(api_key_touch,
+    "UPDATE api_keys SET last_used_at = CAST(%s AS BIGINT) WHERE id = %s "
+    "AND (last_used_at IS NULL OR last_used_at < CAST(%s AS BIGINT))")
+
+ITSM_STMT(auth_failure_get,
+    "SELECT failures, window_start FROM auth_failures WHERE subject = %s")
+
+/* Counts a failure; a window that has ended starts again at 1. */
+ITSM_STMT(auth_failure_add,
+    "INSERT INTO auth_failures (subject, failures, window_start) VALUES "
+    "(%s, 1, CAST(%s AS BIGINT)) ON CONFLICT (subject) DO UPDATE SET "
+    "failures = CASE WHEN auth_failures.window_start <= CAST(%s AS BIGINT) "
+    "THEN 1 ELSE auth_failures.failures + 1 END, "
+    "window_start = CASE WHEN auth_failures.window_start <= "
+    "CAST(%s AS BIGINT) THEN excluded.window_start "
+    "ELSE auth_failures.window_start END")
+
+ITSM_STMT(auth_failure_clear, "DELETE FROM auth_failures WHERE subject = %s")
+
+ITSM_STMT(auth_failure_purge,
+    "DELETE FROM auth_failures WHERE window_start < CAST(%s AS BIGINT)")
+
+ITSM_STMT(audit_insert,
+    "INSERT INTO audit_log (at, actor_type, actor_id, action, target_type, "
+    "target_id, client_ip, request_id, outcome, details) VALUES "
+    "(CAST(%s AS BIGINT), %s, %s, %s, %s, %s, %s, %s, %s, %s)")
+
+/* Newest first below an id cursor; each filter is skipped when its
+ * parameter is NULL. */
+#define ITSM_AUDIT_FILTER \
+    "(CAST(%s AS TEXT) IS NULL OR actor_id = %s) AND " \
+    "(CAST(%s AS TEXT) IS NULL OR action = %s) AND " \
+    "(CAST(%s AS TEXT) IS NULL OR target_type = %s) AND " \
+    "(CAST(%s AS TEXT) IS NULL OR target_id = %s) AND " \
+    "at >= CAST(%s AS BIGINT) AND at <= CAST(%s AS BIGINT)"
+
+ITSM_STMT(audit_list,
+    "SELECT id, at, actor_type, actor_id, action, target_type, target_id, "
+    "client_ip, request_id, outcome, details FROM audit_log WHERE "
+    ITSM_AUDIT_FILTER " AND id < CAST(%s AS BIGINT) "
+    "ORDER BY id DESC LIMIT CAST(%s AS INTEGER)")
+
+ITSM_STMT(audit_count,
+    "SELECT COUNT(*) FROM audit_log WHERE " ITSM_AUDIT_FILTER)
