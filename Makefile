@@ -78,7 +78,7 @@ test: deps
 # The suite itself; t/run-suite.sh calls it as the unprivileged user.
 test-suite: all
 	rm -rf t/var t/logs
-	perl t/TEST -apxs $$(command -v $(APXS)) $(TEST_ARGS)
+	perl t/TEST -apxs $$(command -v $(APXS)) -port select $(TEST_ARGS)
 
 clean:
 	rm -rf $(SRC_DIR)/.libs $(SRC_DIR)/*.la $(SRC_DIR)/*.lo $(SRC_DIR)/*.slo \

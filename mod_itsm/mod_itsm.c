@@ -185,7 +185,7 @@ static const char *bootstrap_admin(apr_pool_t *p, server_rec *s,
     u->last_name = "User";
     u->role = "admin";
     u->is_active = 1;
-    rv = itsm_user_create(db, NULL, &sc->pwhash, u, password);
+    rv = itsm_user_create(db, NULL, &sc->pwhash, u, password, NULL);
     sodium_memzero(password, strlen(password));
     err = rv == APR_SUCCESS ? NULL
           : apr_psprintf(p, "cannot create the first admin: %s", db->error);

@@ -120,10 +120,12 @@ apr_status_t itsm_user_load_by_email(itsm_db_t *db, const char *email,
 /* The public JSON form of a user: never the password hash. */
 json_t *itsm_user_to_json(apr_pool_t *p, const itsm_user_t *u);
 
-/* Creates a user with a new id and hashed password. Returns APR_EEXIST when
- * the e-mail address is taken. */
+/* Creates a user with a new id and hashed password, with its audit row
+ * when req is given. Returns APR_EEXIST when the e-mail address is
+ * taken. */
 apr_status_t itsm_user_create(itsm_db_t *db, itsm_pwgate_t *gate,
                               const itsm_pwhash_params_t *params,
-                              itsm_user_t *u, const char *password);
+                              itsm_user_t *u, const char *password,
+                              struct itsm_req_t *req);
 
 #endif

@@ -14,6 +14,7 @@
 #include <http_protocol.h>
 
 #include "mod_itsm_api.h"
+#include "mod_itsm_audit.h"
 #include "mod_itsm_integrations.h"
 #include "itsm_check.h"
 #include "itsm_json.h"
@@ -24,7 +25,6 @@
 #define URL_MAX_LEN 2048
 #define MAX_ENDPOINTS 100
 #define MAX_MANAGERS 100
-#define LIST_MAX_ROWS "10000"
 
 #define MSG_CREATED_PENDING "Integration created, health check pending"
 #define MSG_INACTIVE "Integration is currently inactive"
@@ -631,13 +631,15 @@ static int parse_input(itsm_req_t *req, itsm_db_t *db,
     return ITSM_CONTINUE;
 }
 
-/* Checks type, URL and auth of the merged integration; credentials only
- * when the request carries them, since stored ones are never shown. */
+/* Checks type, URL and auth of the merged integration with the
+ * credentials it will have: those of the request, none when the request
+ * removes them, or else the stored ones, so that an update cannot leave an
+ * auth type without the credentials it needs. */
 static int validate_target(itsm_req_t *req, const itsm_integration_t *it,
                            const integration_input_t *in)
 {
-    itsm_probe_target_t target;
-    const char *field = NULL, *problem = NULL;
+    itsm_probe_target_t target, stored;
+    const char *field = NULL, *problem = NULL, *err = NULL;
     apr_status_t rv;
 
     memset(&target, 0, sizeof(target));
@@ -647,15 +649,18 @@ static int validate_target(itsm_req_t *req, const itsm_integration_t *it,
     target.auth_type = it->auth_type;
     target.credentials = in->credentials;
     target.options = it->options;
-    if (in->credentials || !it->sealed_credentials) {
-        rv = itsm_probe_validate_target(&field, &problem, req->r->pool,
-                                        &target);
+    if (!in->has_credentials && it->sealed_credentials) {
+        /* Credentials that cannot be decrypted (their key is no longer
+         * loaded) are not checked, so the rest can still be edited. */
+        if (itsm_integration_target(req->r->pool, req->sc, it, &stored, &err)
+            == APR_SUCCESS) {
+            target.credentials = stored.credentials;
+        }
+        else {
+            target.auth_type = "none";
+        }
     }
-    else {
-        target.auth_type = "none";
-        rv = itsm_probe_validate_target(&field, &problem, req->r->pool,
-                                        &target);
-    }
+    rv = itsm_probe_validate_target(&field, &problem, req->r->pool, &target);
     if (rv != APR_SUCCESS) {
         return itsm_send_error(req, HTTP_BAD_REQUEST,
                                apr_pstrcat(req->r->pool,
@@ -687,6 +692,45 @@ static apr_status_t seal_credentials(itsm_req_t *req, const char *id,
  * Storage with managers, in one transaction each
  */
 
+/* An audit row to write with a change. */
+typedef struct audit_entry_t {
+    const char *action;
+    json_t *details;
+} audit_entry_t;
+
+static void audit_add(apr_array_header_t *audit, const char *action,
+                      json_t *details)
+{
+    audit_entry_t *e = apr_array_push(audit);
+
+    e->action = action;
+    e->details = details;
+}
+
+/* Names the members an update carries; credentials only as changed or
+ * removed, never their values. */
+static json_t *changed_fields(const integration_input_t *in)
+{
+    json_t *fields = json_array();
+
+#define FIELD(flag, name) \
+    if (in->flag) { json_array_append_new(fields, json_string(name)); }
+    FIELD(has_name, "name");
+    FIELD(has_description, "description");
+    FIELD(has_type, "type");
+    FIELD(has_base_url, "config.baseUrl");
+    FIELD(has_auth_type, "config.auth.type");
+    FIELD(has_options, "config.options");
+    FIELD(has_ca, "config.caCertificate");
+    FIELD(has_endpoints, "endpoints");
+    FIELD(has_managers, "managers");
+    FIELD(has_is_active, "isActive");
+#undef FIELD
+    return json_pack("{s:o, s:s}", "fields", fields, "credentials",
+                     !in->has_credentials ? "unchanged"
+                     : in->credentials ? "changed" : "removed");
+}
+
 static apr_status_t write_managers(itsm_db_t *db, const itsm_integration_t *it)
 {
     apr_status_t rv;
@@ -708,13 +752,16 @@ static const char *json_text_or_null(apr_pool_t *p, json_t *v)
     return v ? itsm_json_dump(p, v) : NULL;
 }
 
-static apr_status_t store_integration(itsm_db_t *db, itsm_integration_t *it,
-                                      int create)
+/* Stores an integration and its managers, and the audit rows that
+ * describe the change, in one transaction. */
+static apr_status_t store_integration(itsm_req_t *req, itsm_db_t *db,
+                                      itsm_integration_t *it, int create,
+                                      apr_array_header_t *audit)
 {
     apr_pool_t *p = db->p;
     const char *now = itsm_i64toa(p, it->updated_at);
     apr_status_t rv;
-    int nrows = 0;
+    int nrows = 0, i;
 
     rv = itsm_db_begin(db);
     if (rv != APR_SUCCESS) {
@@ -750,6 +797,12 @@ static apr_status_t store_integration(itsm_db_t *db, itsm_integration_t *it,
     if (rv == APR_SUCCESS) {
         rv = write_managers(db, it);
     }
+    for (i = 0; rv == APR_SUCCESS && i < audit->nelts; i++) {
+        const audit_entry_t *e = &APR_ARRAY_IDX(audit, i, audit_entry_t);
+
+        rv = itsm_audit(req, db, e->action, "integration", it->id,
+                        ITSM_AUDIT_SUCCESS, e->details);
+    }
     if (rv == APR_SUCCESS) {
         return itsm_db_end(db, 1);
     }
@@ -761,36 +814,85 @@ static apr_status_t store_integration(itsm_db_t *db, itsm_integration_t *it,
  * Handlers
  */
 
-static int send_list(itsm_req_t *req, itsm_stmt_id_e id, int nargs,
-                     const char **args)
+static const char *const health_statuses[] = {
+    "healthy", "degraded", "unhealthy", "unknown", "inactive", NULL
+};
+
+/* Sends one page of integrations, filtered by type (NULL for all) and by
+ * ?isActive=, ?health= and ?name= (a name prefix, any case). */
+static int send_page(itsm_req_t *req, const char *type)
 {
+    apr_pool_t *p = req->r->pool;
+    apr_table_t *args = itsm_query_args(req);
+    const char *active = apr_table_get(args, "isActive");
+    const char *health = apr_table_get(args, "health");
+    const char *prefix = apr_table_get(args, "name");
+    const char *cursor = NULL, *after_id = "", *after, *last;
+    apr_int64_t limit, after_at = -1;
     apr_array_header_t *list;
+    itsm_rows_t *count;
     itsm_db_t *db;
     json_t *data;
     apr_status_t rv;
     int rc, i;
 
+    rc = itsm_page_params(req, args, &limit, &cursor);
+    if (rc == ITSM_CONTINUE && cursor) {
+        rc = itsm_cursor_parse(req, cursor, &after_at, &after_id);
+    }
+    if (rc != ITSM_CONTINUE) {
+        return rc;
+    }
+    if (active && strcmp(active, "true") && strcmp(active, "false")) {
+        return itsm_send_error(req, HTTP_BAD_REQUEST,
+                               "isActive must be true or false");
+    }
+    active = active ? (strcmp(active, "true") == 0 ? "1" : "0") : NULL;
+    if (health && !in_list(health, health_statuses)) {
+        return itsm_send_error(req, HTTP_BAD_REQUEST, apr_pstrcat(p,
+            "health must be one of ", join_list(p, health_statuses), NULL));
+    }
+    if (prefix && (!*prefix || strlen(prefix) > NAME_MAX_LEN)) {
+        return itsm_send_error(req, HTTP_BAD_REQUEST, apr_psprintf(p,
+            "name must be a prefix of 1 to %d characters", NAME_MAX_LEN));
+    }
+    prefix = prefix ? itsm_email_key(p, prefix) : NULL;
     rc = itsm_req_db(req, &db);
     if (rc != ITSM_CONTINUE) {
         return rc;
     }
-    rv = load_list(db, id, nargs, args, &list);
+    after = itsm_i64toa(p, after_at);
+    rv = load_list(db, ITSM_Q_integration_page,
+                   ITSM_ARGS(type, type, active, active, health, health,
+                             prefix, prefix, prefix, after, after, after_id,
+                             itsm_i64toa(p, limit)), &list);
+    if (rv == APR_SUCCESS) {
+        rv = itsm_db_select(db, ITSM_Q_integration_page_count,
+                            ITSM_ARGS(type, type, active, active, health,
+                                      health, prefix, prefix, prefix),
+                            &count);
+    }
     if (rv != APR_SUCCESS) {
         return itsm_send_db_error(req, rv, db, "Error fetching integrations");
     }
     data = json_array();
+    last = NULL;
     for (i = 0; i < list->nelts; i++) {
-        json_array_append_new(data, itsm_integration_to_json(req->r->pool,
-            APR_ARRAY_IDX(list, i, itsm_integration_t *)));
+        itsm_integration_t *it = APR_ARRAY_IDX(list, i, itsm_integration_t *);
+
+        json_array_append_new(data, itsm_integration_to_json(p, it));
+        last = itsm_cursor_make(p, it->created_at, it->id);
     }
-    return itsm_send(req, HTTP_OK, json_pack("{s:b, s:i, s:o}", "success", 1,
-                                             "count", list->nelts,
-                                             "data", data));
+    return itsm_send(req, HTTP_OK, json_pack("{s:b, s:i, s:I, s:o, s:o}",
+                     "success", 1, "count", list->nelts, "total",
+                     (json_int_t)itsm_rows_int(count, 0, 0), "data", data,
+                     "nextCursor", list->nelts == limit && last
+                     ? json_string(last) : json_null()));
 }
 
 static int h_list(itsm_req_t *req)
 {
-    return send_list(req, ITSM_Q_integration_list, ITSM_ARGS(LIST_MAX_ROWS));
+    return send_page(req, NULL);
 }
 
 static int h_list_by_type(itsm_req_t *req)
@@ -802,8 +904,7 @@ static int h_list_by_type(itsm_req_t *req)
             apr_pstrcat(req->r->pool, "type must be one of ",
                         join_list(req->r->pool, integration_types), NULL));
     }
-    return send_list(req, ITSM_Q_integration_list_by_type,
-                     ITSM_ARGS(type, LIST_MAX_ROWS));
+    return send_page(req, type);
 }
 
 static int h_get(itsm_req_t *req)
@@ -863,6 +964,7 @@ static void schedule_first_check(itsm_req_t *req, itsm_db_t *db,
 static int h_create(itsm_req_t *req)
 {
     apr_pool_t *p = req->r->pool;
+    apr_array_header_t *audit;
     integration_input_t in;
     itsm_integration_t *it;
     itsm_db_t *db;
@@ -915,7 +1017,12 @@ static int h_create(itsm_req_t *req)
         return itsm_send_db_error(req, APR_EGENERAL, NULL,
                                   "Error creating integration");
     }
-    rv = store_integration(db, it, 1);
+    audit = apr_array_make(p, 1, sizeof(audit_entry_t));
+    audit_add(audit, "integration.create",
+              json_pack("{s:s, s:s, s:b}", "name", it->name, "type",
+                        it->type, "credentials",
+                        it->sealed_credentials != NULL));
+    rv = store_integration(req, db, it, 1, audit);
     if (rv != APR_SUCCESS) {
         return send_store_error(req, rv, db, "Error creating integration");
     }
@@ -932,6 +1039,7 @@ static int h_create(itsm_req_t *req)
 static int h_update(itsm_req_t *req)
 {
     apr_pool_t *p = req->r->pool;
+    apr_array_header_t *audit;
     integration_input_t in;
     itsm_integration_t *it;
     itsm_db_t *db;
@@ -1007,7 +1115,13 @@ static int h_update(itsm_req_t *req)
         it->health_checked_at = it->updated_at;
     }
 
-    rv = store_integration(db, it, 0);
+    audit = apr_array_make(p, 2, sizeof(audit_entry_t));
+    audit_add(audit, "integration.update", changed_fields(&in));
+    if (was_active != it->is_active) {
+        audit_add(audit, it->is_active ? "integration.activate"
+                                       : "integration.deactivate", NULL);
+    }
+    rv = store_integration(req, db, it, 0, audit);
     if (rv != APR_SUCCESS) {
         return send_store_error(req, rv, db, "Error updating integration");
     }
@@ -1059,6 +1173,12 @@ static int h_delete(itsm_req_t *req)
     }
     if (rv == APR_SUCCESS && nrows == 0) {
         rv = APR_ENOENT;
+    }
+    if (rv == APR_SUCCESS) {
+        rv = itsm_audit(req, db, "integration.delete", "integration", id,
+                        ITSM_AUDIT_SUCCESS, json_pack("{s:s, s:s}", "name",
+                                                      it->name, "type",
+                                                      it->type));
     }
     if (rv == APR_SUCCESS) {
         rv = itsm_db_end(db, 1);
@@ -1235,7 +1355,7 @@ static int h_reencrypt(itsm_req_t *req)
     apr_pool_t *p = req->r->pool;
     itsm_rows_t *rows;
     itsm_db_t *db;
-    const char *sealed, *err;
+    const char *sealed = NULL, *err = NULL;
     apr_status_t rv;
     int rc, i, done = 0, failed = 0, nrows;
 
@@ -1250,12 +1370,26 @@ static int h_reencrypt(itsm_req_t *req)
     }
     for (i = 0; i < rows->nrows; i++) {
         const char *id = rows->rows[i][0], *old = rows->rows[i][1];
+        const char *key_id = itsm_vault_key_id_of(p, old);
 
         if (!itsm_vault_needs_reseal(req->sc->vault, old)) {
-            continue;
+            /* Rows of the primary key need nothing. The others have a key
+             * that is not loaded, or are not sealed text at all, so they
+             * cannot be re-encrypted and count as failed. */
+            if (key_id && strcmp(key_id, itsm_vault_primary_key_id(
+                                             req->sc->vault)) == 0) {
+                continue;
+            }
+            err = key_id ? apr_psprintf(p, "they are sealed with key %s, "
+                                        "which is not loaded", key_id)
+                         : "they are not in the v1.<key id>.<data> format";
+            rv = APR_ENOENT;
         }
-        if (itsm_vault_reseal(&sealed, p, req->sc->vault, id, old, &err)
-            != APR_SUCCESS) {
+        else {
+            rv = itsm_vault_reseal(&sealed, p, req->sc->vault, id, old,
+                                   &err);
+        }
+        if (rv != APR_SUCCESS) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, req->r, ITSM_LOGNO(00046)
                           "cannot re-encrypt the credentials of integration "
                           "%s: %s", id, err);

@@ -27,9 +27,20 @@ ITSM_STMT(user_by_id,
 ITSM_STMT(user_by_email,
     "SELECT " ITSM_USER_COLUMNS " FROM users WHERE email_key = %s")
 
-ITSM_STMT(user_list,
-    "SELECT " ITSM_USER_COLUMNS " FROM users ORDER BY created_at, id "
+/* Filters are skipped when their parameter is NULL. */
+#define ITSM_USER_FILTER \
+    "(CAST(%s AS TEXT) IS NULL OR role = %s) AND " \
+    "(CAST(%s AS INTEGER) IS NULL OR is_active = CAST(%s AS INTEGER))"
+
+/* A page of users after a (created_at, id) cursor. */
+ITSM_STMT(user_page,
+    "SELECT " ITSM_USER_COLUMNS " FROM users WHERE " ITSM_USER_FILTER
+    " AND (created_at > CAST(%s AS BIGINT) OR (created_at = "
+    "CAST(%s AS BIGINT) AND id > %s)) ORDER BY created_at, id "
     "LIMIT CAST(%s AS INTEGER)")
+
+ITSM_STMT(user_page_count,
+    "SELECT COUNT(*) FROM users WHERE " ITSM_USER_FILTER)
 
 /* The last parameter is 1 when the row stays an active admin; otherwise
  * another active admin must exist, so the last one is never demoted or
@@ -75,13 +86,24 @@ ITSM_STMT(integration_insert,
 ITSM_STMT(integration_by_id,
     "SELECT " ITSM_INTEGRATION_COLUMNS " FROM integrations WHERE id = %s")
 
-ITSM_STMT(integration_list,
-    "SELECT " ITSM_INTEGRATION_COLUMNS " FROM integrations "
-    "ORDER BY created_at, id LIMIT CAST(%s AS INTEGER)")
+/* Filters on type, activation, health status and a lower-case name
+ * prefix, each skipped when its parameter is NULL. */
+#define ITSM_INTEGRATION_FILTER \
+    "(CAST(%s AS TEXT) IS NULL OR type = %s) AND " \
+    "(CAST(%s AS INTEGER) IS NULL OR is_active = CAST(%s AS INTEGER)) AND " \
+    "(CAST(%s AS TEXT) IS NULL OR health_status = %s) AND " \
+    "(CAST(%s AS TEXT) IS NULL OR substr(name_key, 1, " \
+    "length(CAST(%s AS TEXT))) = %s)"
 
-ITSM_STMT(integration_list_by_type,
-    "SELECT " ITSM_INTEGRATION_COLUMNS " FROM integrations WHERE type = %s "
-    "ORDER BY created_at, id LIMIT CAST(%s AS INTEGER)")
+/* A page of integrations after a (created_at, id) cursor. */
+ITSM_STMT(integration_page,
+    "SELECT " ITSM_INTEGRATION_COLUMNS " FROM integrations WHERE "
+    ITSM_INTEGRATION_FILTER " AND (created_at > CAST(%s AS BIGINT) OR "
+    "(created_at = CAST(%s AS BIGINT) AND id > %s)) ORDER BY created_at, id "
+    "LIMIT CAST(%s AS INTEGER)")
+
+ITSM_STMT(integration_page_count,
+    "SELECT COUNT(*) FROM integrations WHERE " ITSM_INTEGRATION_FILTER)
 
 ITSM_STMT(integration_update,
     "UPDATE integrations SET name = %s, name_key = %s, description = %s, "

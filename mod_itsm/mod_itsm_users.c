@@ -11,11 +11,11 @@
 #include <http_protocol.h>
 
 #include "mod_itsm_api.h"
+#include "mod_itsm_audit.h"
 #include "itsm_json.h"
 #include "itsm_util.h"
 
 #define NAME_MAX_LEN 100
-#define LIST_MAX_ROWS "10000"
 
 /* Column order of ITSM_USER_COLUMNS in mod_itsm_statements.h. */
 enum {
@@ -92,12 +92,15 @@ json_t *itsm_user_to_json(apr_pool_t *p, const itsm_user_t *u)
 
 apr_status_t itsm_user_create(itsm_db_t *db, itsm_pwgate_t *gate,
                               const itsm_pwhash_params_t *params,
-                              itsm_user_t *u, const char *password)
+                              itsm_user_t *u, const char *password,
+                              itsm_req_t *req)
 {
     const char *hash, *now;
     apr_status_t rv;
     int nrows = 0;
 
+    /* Hashed before the transaction starts: argon2id takes tens of
+     * milliseconds, and SQLite has one writer at a time. */
     rv = itsm_password_hash(db->p, gate, params, password, &hash);
     if (rv != APR_SUCCESS) {
         db->error = "password hashing failed (out of memory?)";
@@ -107,15 +110,56 @@ apr_status_t itsm_user_create(itsm_db_t *db, itsm_pwgate_t *gate,
     u->created_at = u->updated_at = itsm_now_ms();
     u->token_version = 0;
     now = itsm_i64toa(db->p, u->created_at);
-    rv = itsm_db_exec(db, ITSM_Q_user_insert,
-                      ITSM_ARGS(u->id, u->email,
-                                itsm_email_key(db->p, u->email),
-                                u->first_name, u->last_name, hash, u->role,
-                                u->is_active ? "1" : "0", now, now),
-                      &nrows);
+    rv = itsm_db_begin(db);
+    if (rv == APR_SUCCESS) {
+        rv = itsm_db_exec(db, ITSM_Q_user_insert,
+                          ITSM_ARGS(u->id, u->email,
+                                    itsm_email_key(db->p, u->email),
+                                    u->first_name, u->last_name, hash,
+                                    u->role, u->is_active ? "1" : "0", now,
+                                    now), &nrows);
+    }
     if (rv == APR_SUCCESS && nrows == 0) {
         rv = APR_EEXIST;
     }
+    if (rv == APR_SUCCESS && req) {
+        rv = itsm_audit(req, db, "user.create", "user", u->id,
+                        ITSM_AUDIT_SUCCESS,
+                        json_pack("{s:s, s:s}", "email", u->email,
+                                  "role", u->role));
+    }
+    if (rv == APR_SUCCESS) {
+        return itsm_db_end(db, 1);
+    }
+    itsm_db_end(db, 0);
+    return rv;
+}
+
+/* Runs one change statement and its audit row in a transaction. Returns
+ * the rows the statement changed in *pnrows; no audit row is written when
+ * it changed none. */
+static apr_status_t exec_audited(itsm_req_t *req, itsm_db_t *db,
+                                 itsm_stmt_id_e id, int nargs,
+                                 const char **args, int *pnrows,
+                                 const char *action, const char *target_id,
+                                 json_t *details)
+{
+    apr_status_t rv;
+
+    *pnrows = 0;
+    itsm_json_bind(req->r->pool, details);
+    rv = itsm_db_begin(db);
+    if (rv == APR_SUCCESS) {
+        rv = itsm_db_exec(db, id, nargs, args, pnrows);
+    }
+    if (rv == APR_SUCCESS && *pnrows > 0) {
+        rv = itsm_audit(req, db, action, "user", target_id,
+                        ITSM_AUDIT_SUCCESS, json_incref(details));
+    }
+    if (rv == APR_SUCCESS) {
+        return itsm_db_end(db, 1);
+    }
+    itsm_db_end(db, 0);
     return rv;
 }
 
@@ -152,8 +196,8 @@ static int reject_unknown_fields(itsm_req_t *req, const char *const *allowed)
     return ITSM_CONTINUE;
 }
 
-/* Checks an optional string member; max_len counts characters, not
- * bytes. Sets *pvalue when present. */
+/* Checks an optional string member and sets *pvalue when present. max_len
+ * counts characters, not bytes. */
 static const char *string_field(itsm_req_t *req, const char *key,
                                 int required, apr_size_t max_len,
                                 const char **pvalue)
@@ -229,6 +273,18 @@ static const char *active_field(itsm_req_t *req, int *pvalue)
     return NULL;
 }
 
+/* Names the members of the request body, for the audit log. */
+static json_t *body_fields(itsm_req_t *req)
+{
+    json_t *fields = json_array(), *value;
+    const char *key;
+
+    json_object_foreach(req->body, key, value) {
+        json_array_append_new(fields, json_string(key));
+    }
+    return fields;
+}
+
 /* Resolves the :id of the route to a user the caller may see: admins see
  * everyone, others only themselves. Unknown and malformed ids are 404. */
 static int load_target(itsm_req_t *req, itsm_db_t *db, itsm_user_t **puser)
@@ -256,31 +312,65 @@ static int load_target(itsm_req_t *req, itsm_db_t *db, itsm_user_t **puser)
  * Handlers
  */
 
+/* Sends a page of users, filtered by ?role= and ?isActive=. */
 static int h_list(itsm_req_t *req)
 {
-    itsm_rows_t *rows;
+    apr_pool_t *p = req->r->pool;
+    apr_table_t *args = itsm_query_args(req);
+    const char *role = apr_table_get(args, "role");
+    const char *active = apr_table_get(args, "isActive");
+    const char *cursor = NULL, *after_id = "", *after;
+    apr_int64_t limit, after_at = -1;
+    itsm_rows_t *rows, *count;
     itsm_db_t *db;
     json_t *data;
     apr_status_t rv;
     int rc, i;
 
+    rc = itsm_page_params(req, args, &limit, &cursor);
+    if (rc == ITSM_CONTINUE && cursor) {
+        rc = itsm_cursor_parse(req, cursor, &after_at, &after_id);
+    }
+    if (rc != ITSM_CONTINUE) {
+        return rc;
+    }
+    if (role && !is_role(role)) {
+        return itsm_send_error(req, HTTP_BAD_REQUEST,
+                               "role must be one of admin, integrator, user");
+    }
+    if (active && strcmp(active, "true") && strcmp(active, "false")) {
+        return itsm_send_error(req, HTTP_BAD_REQUEST,
+                               "isActive must be true or false");
+    }
+    active = active ? (strcmp(active, "true") == 0 ? "1" : "0") : NULL;
     rc = itsm_req_db(req, &db);
     if (rc != ITSM_CONTINUE) {
         return rc;
     }
-    rv = itsm_db_select(db, ITSM_Q_user_list, ITSM_ARGS(LIST_MAX_ROWS),
-                        &rows);
+    after = itsm_i64toa(p, after_at);
+    rv = itsm_db_select(db, ITSM_Q_user_page,
+                        ITSM_ARGS(role, role, active, active, after, after,
+                                  after_id, itsm_i64toa(p, limit)), &rows);
+    if (rv == APR_SUCCESS) {
+        rv = itsm_db_select(db, ITSM_Q_user_page_count,
+                            ITSM_ARGS(role, role, active, active), &count);
+    }
     if (rv != APR_SUCCESS) {
         return itsm_send_db_error(req, rv, db, "Error fetching users");
     }
     data = json_array();
     for (i = 0; i < rows->nrows; i++) {
-        json_array_append_new(data, itsm_user_to_json(req->r->pool,
-                              user_from_row(req->r->pool, rows->rows[i])));
+        json_array_append_new(data, itsm_user_to_json(p,
+                              user_from_row(p, rows->rows[i])));
     }
-    return itsm_send(req, HTTP_OK, json_pack("{s:b, s:i, s:o}", "success", 1,
-                                             "count", rows->nrows,
-                                             "data", data));
+    return itsm_send(req, HTTP_OK, json_pack("{s:b, s:i, s:I, s:o, s:o}",
+                     "success", 1, "count", rows->nrows, "total",
+                     (json_int_t)itsm_rows_int(count, 0, 0), "data", data,
+                     "nextCursor", rows->nrows == limit
+                     ? json_string(itsm_cursor_make(p,
+                           to_int64(rows->rows[rows->nrows - 1][COL_CREATED]),
+                           rows->rows[rows->nrows - 1][COL_ID]))
+                     : json_null()));
 }
 
 static int h_create(itsm_req_t *req)
@@ -315,7 +405,8 @@ static int h_create(itsm_req_t *req)
     if (rc != ITSM_CONTINUE) {
         return rc;
     }
-    rv = itsm_user_create(db, itsm_pwgate, &req->sc->pwhash, u, password);
+    rv = itsm_user_create(db, itsm_pwgate, &req->sc->pwhash, u, password,
+                          req);
     if (APR_STATUS_IS_EEXIST(rv)) {
         return itsm_send_error(req, HTTP_BAD_REQUEST, "Email already in use");
     }
@@ -401,14 +492,15 @@ static int h_update(itsm_req_t *req)
     }
     u->updated_at = itsm_now_ms();
     stays_admin = strcmp(u->role, "admin") == 0 && u->is_active;
-    rv = itsm_db_exec(db, ITSM_Q_user_update,
+    rv = exec_audited(req, db, ITSM_Q_user_update,
                       ITSM_ARGS(u->email, itsm_email_key(p, u->email),
                                 u->first_name, u->last_name, u->role,
                                 u->is_active ? "1" : "0",
                                 itsm_i64toa(p, u->token_version),
                                 itsm_i64toa(p, u->updated_at), u->id,
                                 stays_admin ? "1" : "0", u->id),
-                      &nrows);
+                      &nrows, "user.update", u->id,
+                      json_pack("{s:o}", "fields", body_fields(req)));
     if (APR_STATUS_IS_EEXIST(rv)) {
         return itsm_send_error(req, HTTP_BAD_REQUEST, "Email already in use");
     }
@@ -472,9 +564,10 @@ static int h_password(itsm_req_t *req)
     }
     rv = itsm_password_hash(p, itsm_pwgate, &req->sc->pwhash, fresh, &hash);
     if (rv == APR_SUCCESS) {
-        rv = itsm_db_exec(db, ITSM_Q_user_set_password,
+        rv = exec_audited(req, db, ITSM_Q_user_set_password,
                           ITSM_ARGS(hash, itsm_i64toa(p, itsm_now_ms()),
-                                    u->id), &nrows);
+                                    u->id), &nrows, "user.password_change",
+                          u->id, json_pack("{s:b}", "self", is_self));
     }
     if (rv != APR_SUCCESS) {
         return itsm_send_db_error(req, rv, db, "Error updating password");
@@ -513,6 +606,12 @@ static int h_delete(itsm_req_t *req)
     if (rv == APR_SUCCESS && nrows > 0) {
         rv = itsm_db_exec(db, ITSM_Q_manager_remove_user, ITSM_ARGS(id),
                           NULL);
+    }
+    if (rv == APR_SUCCESS && nrows > 0) {
+        rv = itsm_audit(req, db, "user.delete", "user", id,
+                        ITSM_AUDIT_SUCCESS, json_pack("{s:s, s:s}", "email",
+                                                      u->email, "role",
+                                                      u->role));
     }
     if (rv == APR_SUCCESS) {
         rv = itsm_db_end(db, 1);
