@@ -203,3 +203,17 @@ const char *itsm_email_key(apr_pool_t *p, const char *email)
     }
     return key;
 }
+
+apr_size_t itsm_utf8_length(const char *s)
+{
+    apr_size_t n = 0;
+
+    /* Every byte except a continuation byte (10xxxxxx) starts a
+     * character. */
+    for (; *s; s++) {
+        if (((unsigned char)*s & 0xc0) != 0x80) {
+            n++;
+        }
+    }
+    return n;
+}

@@ -43,6 +43,9 @@ int itsm_email_is_valid(const char *s);
  * uniqueness case-insensitive. */
 const char *itsm_email_key(apr_pool_t *p, const char *email);
 
+/* Returns the number of characters (code points) in the UTF-8 string s. */
+apr_size_t itsm_utf8_length(const char *s);
+
 /* Fills buf with n random bytes from the operating system's generator. */
 apr_status_t itsm_random_bytes(unsigned char *buf, apr_size_t n);
 

@@ -72,13 +72,36 @@ int itsm_send(itsm_req_t *req, int status, json_t *body)
 
 int itsm_send_error(itsm_req_t *req, int status, const char *message)
 {
-    json_t *body = json_pack("{s:b, s:s}", "success", 0, "message", message);
+    json_t *body;
 
-    if (status == HTTP_UNAUTHORIZED) {
+    if (req->mcp) {
+        /* -32001 is in JSON-RPC's range for implementation errors. */
+        body = json_pack("{s:s, s:n, s:{s:i, s:s}}", "jsonrpc", "2.0", "id",
+                         "error", "code", status == HTTP_UNAUTHORIZED
+                         ? -32001 : -32600, "message", message);
+    }
+    else {
+        body = json_pack("{s:b, s:s}", "success", 0, "message", message);
+    }
+    if (status == HTTP_UNAUTHORIZED
+        && !apr_table_get(req->r->err_headers_out, "WWW-Authenticate")) {
         apr_table_setn(req->r->err_headers_out, "WWW-Authenticate",
-                       "Bearer realm=\"itsm\"");
+                       apr_psprintf(req->r->pool, "Bearer realm=\"%s\"",
+                                    req->realm ? req->realm : "itsm"));
     }
     return itsm_send(req, status, body);
+}
+
+int itsm_send_unauthorized(itsm_req_t *req, int invalid_token,
+                           const char *message)
+{
+    if (invalid_token) {
+        apr_table_setn(req->r->err_headers_out, "WWW-Authenticate",
+                       apr_psprintf(req->r->pool, "Bearer realm=\"%s\", "
+                                    "error=\"invalid_token\"",
+                                    req->realm ? req->realm : "itsm"));
+    }
+    return itsm_send_error(req, HTTP_UNAUTHORIZED, message);
 }
 
 int itsm_send_db_error(itsm_req_t *req, apr_status_t rv, itsm_db_t *db,
@@ -97,6 +120,9 @@ int itsm_send_db_error(itsm_req_t *req, apr_status_t rv, itsm_db_t *db,
     }
     ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, ITSM_LOGNO(00004)
                   "%s: %s", message, detail);
+    if (req->mcp) {
+        return itsm_send_error(req, HTTP_INTERNAL_SERVER_ERROR, message);
+    }
     body = json_pack("{s:b, s:s}", "success", 0, "message", message);
     if (req->sc->dev_errors) {
         json_object_set_new(body, "error", json_string(detail));
@@ -399,18 +425,14 @@ static int read_body(itsm_req_t *req, char **pbuf, apr_size_t *plen)
     return ITSM_CONTINUE;
 }
 
-static int read_json_body(itsm_req_t *req)
+int itsm_read_body(itsm_req_t *req, char **pbuf, apr_size_t *plen)
 {
     request_rec *r = req->r;
     apr_off_t cap = req->dc->max_body != ITSM_UNSET ? req->dc->max_body
                                                     : ITSM_DEFAULT_MAX_BODY;
     const char *ctype = apr_table_get(r->headers_in, "Content-Type");
     const char *clen = apr_table_get(r->headers_in, "Content-Length");
-    const char *err;
-    char *buf = NULL;
-    apr_size_t len = 0;
     apr_off_t declared;
-    int rc;
 
     if (!ctype || strcasecmp(ap_field_noparam(r->pool, ctype),
                              "application/json") != 0) {
@@ -425,7 +447,17 @@ static int read_json_body(itsm_req_t *req)
             apr_psprintf(r->pool, "Request body is larger than %"
                          APR_OFF_T_FMT " bytes", cap));
     }
-    rc = read_body(req, &buf, &len);
+    return read_body(req, pbuf, plen);
+}
+
+static int read_json_body(itsm_req_t *req)
+{
+    const char *err;
+    char *buf = NULL;
+    apr_size_t len = 0;
+    int rc;
+
+    rc = itsm_read_body(req, &buf, &len);
     if (rc != ITSM_CONTINUE) {
         return rc;
     }
@@ -433,7 +465,7 @@ static int read_json_body(itsm_req_t *req)
         return itsm_send_error(req, HTTP_BAD_REQUEST,
                                "Request body is empty; send a JSON object");
     }
-    if (itsm_json_parse_object(r->pool, buf, len, &req->body, &err)
+    if (itsm_json_parse_object(req->r->pool, buf, len, &req->body, &err)
         != APR_SUCCESS) {
         return itsm_send_error(req, HTTP_BAD_REQUEST, err);
     }

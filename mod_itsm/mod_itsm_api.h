@@ -55,6 +55,8 @@ typedef struct itsm_req_t {
     const char *params[ITSM_MAX_PATH_PARAMS];
     int nparams;
     json_t *body;
+    const char *realm;          /* of WWW-Authenticate; NULL for "itsm" */
+    int mcp;                    /* errors as JSON-RPC, for /mcp */
 } itsm_req_t;
 
 typedef int (*itsm_route_fn)(itsm_req_t *req);
@@ -76,8 +78,18 @@ int itsm_api_handler(request_rec *r);
 /* Sends body (whose reference this takes) as the JSON response. */
 int itsm_send(itsm_req_t *req, int status, json_t *body);
 
-/* Sends {"success":false,"message":message}. */
+/* Sends {"success":false,"message":message}, or for /mcp a JSON-RPC
+ * error without id. */
 int itsm_send_error(itsm_req_t *req, int status, const char *message);
+
+/* Sends 401 with a Bearer challenge; invalid_token adds
+ * error="invalid_token" for credentials that were sent but refused. */
+int itsm_send_unauthorized(itsm_req_t *req, int invalid_token,
+                           const char *message);
+
+/* Reads the request body (application/json only, up to ITSMMaxBodySize)
+ * or sends 413, 415 or 400. */
+int itsm_read_body(itsm_req_t *req, char **pbuf, apr_size_t *plen);
 
 /* Sends the response for a failed storage call: 503 with Retry-After when
  * the database is busy or unavailable, else 500 with message (and the

@@ -33,11 +33,7 @@ static const char *bearer_credentials(request_rec *r)
 
 static int send_invalid_token(itsm_req_t *req, const char *message)
 {
-    apr_table_setn(req->r->err_headers_out, "WWW-Authenticate",
-                   "Bearer realm=\"itsm\", error=\"invalid_token\"");
-    return itsm_send(req, HTTP_UNAUTHORIZED,
-                     json_pack("{s:b, s:s}", "success", 0,
-                               "message", message));
+    return itsm_send_unauthorized(req, 1, message);
 }
 
 /* Resolves an API key sent as the bearer credential. */
@@ -100,8 +96,7 @@ int itsm_authenticate(itsm_req_t *req)
     int rc;
 
     if (!token) {
-        return itsm_send_error(req, HTTP_UNAUTHORIZED,
-                               "Authentication required");
+        return itsm_send_unauthorized(req, 0, "Authentication required");
     }
     rc = itsm_req_db(req, &db);
     if (rc != ITSM_CONTINUE) {

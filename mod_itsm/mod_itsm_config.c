@@ -36,6 +36,7 @@
 #define DEFAULT_LOGIN_MAX_FAILURES 5
 #define DEFAULT_LOGIN_MAX_FAILURES_IP 20
 #define DEFAULT_LOGIN_WINDOW 900
+#define DEFAULT_MCP_TOOLS_PAGE 50
 
 itsm_srv_cfg_t *itsm_srv_cfg(server_rec *s)
 {
@@ -68,6 +69,7 @@ void *itsm_create_srv_cfg(apr_pool_t *p, server_rec *s)
     sc->login_max_failures = ITSM_UNSET;
     sc->login_max_failures_ip = ITSM_UNSET;
     sc->login_window = ITSM_UNSET;
+    sc->mcp_tools_page = ITSM_UNSET;
     return sc;
 }
 
@@ -109,6 +111,8 @@ void *itsm_merge_srv_cfg(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(login_max_failures);
     MERGE_INT(login_max_failures_ip);
     MERGE_INT(login_window);
+    MERGE_PTR(mcp_origins);
+    MERGE_INT(mcp_tools_page);
     return sc;
 }
 
@@ -327,6 +331,29 @@ static const char *set_limits_int(cmd_parms *cmd, void *dc, const char *arg)
     }
 }
 
+static const char *set_mcp_origin(cmd_parms *cmd, void *dc, const char *arg)
+{
+    itsm_srv_cfg_t *sc = itsm_srv_cfg(cmd->server);
+
+    if (strcmp(arg, "*") != 0 && strncasecmp(arg, "http://", 7) != 0
+        && strncasecmp(arg, "https://", 8) != 0) {
+        return "ITSMMCPAllowedOrigin takes origins such as "
+               "https://app.example.com, or *";
+    }
+    if (!sc->mcp_origins) {
+        sc->mcp_origins = apr_array_make(cmd->pool, 2, sizeof(const char *));
+    }
+    APR_ARRAY_PUSH(sc->mcp_origins, const char *) = arg;
+    return NULL;
+}
+
+static const char *set_mcp_page(cmd_parms *cmd, void *dc, const char *arg)
+{
+    itsm_srv_cfg_t *sc = itsm_srv_cfg(cmd->server);
+
+    return parse_number(cmd, arg, 1, 1000, &sc->mcp_tools_page);
+}
+
 static const char *set_proxy(cmd_parms *cmd, void *dc, const char *arg)
 {
     itsm_srv_cfg_t *sc = itsm_srv_cfg(cmd->server);
@@ -436,6 +463,11 @@ const command_rec itsm_cmds[] = {
     AP_INIT_TAKE1("ITSMLoginFailureWindow", set_limits_int, (void *)4,
                   RSRC_CONF, "Seconds over which failures are counted "
                   "(default 900)"),
+    AP_INIT_ITERATE("ITSMMCPAllowedOrigin", set_mcp_origin, NULL, RSRC_CONF,
+                    "Origins (scheme://host[:port]) besides the server's "
+                    "own whose browser requests /mcp accepts, or *"),
+    AP_INIT_TAKE1("ITSMMCPToolsPageSize", set_mcp_page, NULL, RSRC_CONF,
+                  "Tools per page of an MCP tools/list answer (default 50)"),
     AP_INIT_TAKE1("ITSMMaxBodySize", set_max_body, NULL, RSRC_CONF | ACCESS_CONF,
                   "Largest accepted request body in bytes (default 65536)"),
     { NULL }
@@ -572,6 +604,9 @@ static const char *finish_limits(apr_pool_t *p, itsm_srv_cfg_t *sc)
     }
     if (sc->login_window == ITSM_UNSET) {
         sc->login_window = DEFAULT_LOGIN_WINDOW;
+    }
+    if (sc->mcp_tools_page == ITSM_UNSET) {
+        sc->mcp_tools_page = DEFAULT_MCP_TOOLS_PAGE;
     }
     return NULL;
 }

@@ -62,6 +62,8 @@ typedef struct itsm_srv_cfg_t {
     apr_int64_t login_max_failures;     /* per e-mail address or key */
     apr_int64_t login_max_failures_ip;  /* per client address */
     apr_int64_t login_window;           /* seconds */
+    apr_array_header_t *mcp_origins;    /* allowed Origin values */
+    apr_int64_t mcp_tools_page;         /* tools per tools/list page */
 
     /* Filled in post_config. */
     apr_int64_t health_interval_ms;
