@@ -171,8 +171,8 @@ static const char *bootstrap_admin(apr_pool_t *p, server_rec *s,
     }
     password = apr_pstrmemdup(p, (const char *)data, len);
     password[strcspn(password, "\r\n")] = '\0';
-    if (strlen(password) < ITSM_PASSWORD_MIN_LEN
-        || strlen(password) > ITSM_PASSWORD_MAX_LEN) {
+    if (itsm_utf8_length(password) < ITSM_PASSWORD_MIN_LEN
+        || itsm_utf8_length(password) > ITSM_PASSWORD_MAX_LEN) {
         itsm_db_close(db);
         return apr_psprintf(p, "ITSMBootstrapAdmin: the password in %s must "
                             "have %d to %d characters",

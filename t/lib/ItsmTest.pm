@@ -18,7 +18,7 @@ use Apache::TestRequest ();
 use Apache::TestConfig ();
 use File::Basename qw(dirname);
 
-our @EXPORT = qw(api api_raw json_encode admin_token admin_password login
+our @EXPORT = qw(api json_encode admin_token admin_password login
                  new_user sign_token token_claims var_dir unique_email
                  raw_request chunked_request has_text leaked_responses
                  all_users);
