@@ -24,7 +24,7 @@ LIBS      := -ljansson -ljwt -lcurl -lsodium
 DEB_PACKAGES := apache2 apache2-dev libaprutil1-dbd-sqlite3 libaprutil1-dbd-pgsql \
 	libjansson-dev libjwt-dev libcurl4-openssl-dev libsodium-dev \
 	libapache2-mod-perl2 libwww-perl libhttp-daemon-perl libio-socket-ssl-perl \
-	libjson-perl sqlite3 openssl ca-certificates passwd
+	libjson-perl sqlite3 openssl ca-certificates passwd nodejs
 
 .PHONY: all deps install run test test-suite clean
 
@@ -55,6 +55,14 @@ deps:
 	echo "mod_itsm: installing$$missing"; \
 	export DEBIAN_FRONTEND=noninteractive; \
 	apt-get update -q && apt-get install -y -q --no-install-recommends $$missing
+	@# nodejs builds from some sources ship npm inside; Debian's is separate.
+	@if ! command -v npm >/dev/null 2>&1; then \
+	    if [ "$$(id -u)" != 0 ]; then \
+	        echo "mod_itsm: npm is missing; run as root: apt-get install -y npm" >&2; \
+	        exit 1; \
+	    fi; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends npm; \
+	fi
 
 install: all
 	$(APXS) -i -n itsm $(MODULE)
@@ -76,9 +84,14 @@ test: deps
 	@$(SHELL) t/run-suite.sh
 
 # The suite itself; t/run-suite.sh calls it as the unprivileged user.
-test-suite: all
+test-suite: all t/mcp/node_modules
 	rm -rf t/var t/logs
 	perl t/TEST -apxs $$(command -v $(APXS)) -port select $(TEST_ARGS)
+
+# The MCP SDK client the suite drives /mcp with, at the locked version.
+t/mcp/node_modules: t/mcp/package.json t/mcp/package-lock.json
+	cd t/mcp && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
 clean:
 	rm -rf $(SRC_DIR)/.libs $(SRC_DIR)/*.la $(SRC_DIR)/*.lo $(SRC_DIR)/*.slo \

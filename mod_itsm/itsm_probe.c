@@ -1054,47 +1054,127 @@ static void job_prepare(run_t *run, job_t *job)
     job->pending = 1;
 }
 
-/* Read the access token out of a token endpoint response, or set *perr. */
-static const char *token_parse(const char **perr, long *pexpires_in,
-                               apr_pool_t *p, const char *url,
-                               const itsm_http_response_t *resp)
+/*
+ * Read the access token out of a token endpoint response and cache it for
+ * target under fingerprint.  On failure return APR_EACCES when the endpoint
+ * rejected the client (HTTP 400, 401 or 403), APR_EAGAIN when it rate
+ * limited the request (HTTP 429) and APR_EGENERAL otherwise, and set *perr
+ * to a message without secrets.
+ */
+static apr_status_t token_receive(const char **ptoken, const char **perr,
+                                  apr_pool_t *p,
+                                  const itsm_probe_target_t *t,
+                                  const char *url, const char *fingerprint,
+                                  const itsm_http_response_t *resp)
 {
     json_t *json;
     json_t *expires;
     const char *token;
     const char *code;
+    const char *retry;
+    long expires_in = 0;
+    int status = resp->status;
 
+    *ptoken = NULL;
     *perr = NULL;
-    *pexpires_in = 0;
     if (resp->error != ITSM_HTTP_ERR_NONE) {
         *perr = apr_pstrcat(p, "OAuth token request failed: ",
                             transport_message(p, url, resp), NULL);
-        return NULL;
+        return APR_EGENERAL;
     }
     json = json_parse(p, resp->body, resp->body_len);
-    if (resp->status < 200 || resp->status >= 300) {
+    if (status < 200 || status >= 300) {
         /* RFC 6749 error codes such as invalid_client are not secret. */
         code = json_str(json, "error");
-        *perr = apr_psprintf(p, "OAuth token request %s (HTTP %d%s%s)",
-                             resp->status == 400 || resp->status == 401
-                             ? "rejected" : "failed", resp->status,
+        retry = status == 429 && resp->retry_after
+                ? apr_pstrcat(p, ", Retry-After: ",
+                              quote_value(p, resp->retry_after, 0), NULL)
+                : "";
+        *perr = apr_psprintf(p, "OAuth token request %s (HTTP %d%s%s%s)",
+                             status == 400 || status == 401
+                             ? "rejected" : "failed", status,
                              code ? ", " : "",
-                             code ? quote_value(p, code, 0) : "");
-        return NULL;
+                             code ? quote_value(p, code, 0) : "", retry);
+        if (status == 400 || status == 401 || status == 403) {
+            return APR_EACCES;
+        }
+        return status == 429 ? APR_EAGAIN : APR_EGENERAL;
     }
     token = json_str(json, "access_token");
     if (!token || has_control_chars(token)) {
         *perr = "OAuth token endpoint returned no usable access_token";
-        return NULL;
+        return APR_EGENERAL;
     }
     expires = json_object_get(json, "expires_in");
     if (json_is_integer(expires)) {
-        *pexpires_in = (long)json_integer_value(expires);
+        expires_in = (long)json_integer_value(expires);
     }
     else if (json_is_string(expires)) {
-        *pexpires_in = atol(json_string_value(expires));
+        expires_in = atol(json_string_value(expires));
     }
-    return wiped(p, apr_pstrdup(p, token));
+    *ptoken = wiped(p, apr_pstrdup(p, token));
+    cache_store(t->id, fingerprint, *ptoken, expires_in);
+    return APR_SUCCESS;
+}
+
+apr_status_t itsm_probe_auth_headers(apr_array_header_t **pheaders,
+                                     int *pcached, const char **perr,
+                                     apr_pool_t *p,
+                                     const itsm_http_policy_t *policy,
+                                     const itsm_probe_target_t *target)
+{
+    itsm_http_policy_t defaults;
+    itsm_http_request_t req;
+    itsm_http_response_t *resp = NULL;
+    char fingerprint[FINGERPRINT_HEX];
+    const char *field = NULL;
+    const char *problem = NULL;
+    const char *url;
+    const char *token = NULL;
+    const char *header;
+    apr_status_t rv;
+
+    *pheaders = apr_array_make(p, 1, sizeof(const char *));
+    *perr = NULL;
+    if (pcached) {
+        *pcached = 0;
+    }
+    rv = itsm_probe_validate_target(&field, &problem, p, target);
+    if (rv != APR_SUCCESS) {
+        *perr = apr_pstrcat(p, "configuration error: ", field, " ", problem,
+                            NULL);
+        goto leave;
+    }
+
+    if (strcmp(target->auth_type, "oauth") == 0) {
+        if (!policy) {
+            itsm_http_policy_init(&defaults);
+            policy = &defaults;
+        }
+        url = token_url(p, target);
+        fingerprint_compute(fingerprint, target, url);
+        token = cache_lookup(p, target->id, fingerprint);
+        if (token && pcached) {
+            *pcached = 1;
+        }
+        if (!token) {
+            build_token_request(&req, p, target, url);
+            /* A transfer failure is in resp, which token_receive reads. */
+            itsm_http_perform(&resp, p, policy, &req);
+            rv = token_receive(&token, perr, p, target, url, fingerprint,
+                               resp);
+            if (rv != APR_SUCCESS) {
+                goto leave;
+            }
+        }
+    }
+    header = auth_header(p, target, token);
+    if (header) {
+        APR_ARRAY_PUSH(*pheaders, const char *) = header;
+    }
+
+leave:
+    return rv;
 }
 
 /* Fetch missing OAuth tokens for the pending jobs of this round. */
@@ -1136,7 +1216,6 @@ static apr_status_t fetch_tokens(run_t *run)
     for (i = 0; i < n; ++i) {
         job_t *job = &run->jobs[index[i]];
         const char *err = NULL;
-        long expires_in = 0;
 
         job->result->http_status = resps[i]->status;
         job->result->latency_ms = resps[i]->latency_ms;
@@ -1146,15 +1225,13 @@ static apr_status_t fetch_tokens(run_t *run)
                      "check aborted before it finished");
             continue;
         }
-        job->access_token = token_parse(&err, &expires_in, run->scratch,
-                                        job->token_url, resps[i]);
-        if (!job->access_token) {
+        if (token_receive(&job->access_token, &err, run->scratch,
+                          job->target, job->token_url, job->fingerprint,
+                          resps[i]) != APR_SUCCESS) {
             job_fail(job, run->pool, ITSM_HEALTH_UNHEALTHY, err);
             continue;
         }
         job->token_from_cache = 0;
-        cache_store(job->target->id, job->fingerprint, job->access_token,
-                    expires_in);
     }
     return rv;
 }

@@ -35,6 +35,8 @@
  * OAuth access tokens are cached per integration id and credentials
  * fingerprint (BLAKE2b of token URL, client id, secret, scope and client
  * auth method) until expires_in minus a margin; a 401 drops the token.
+ * itsm_probe_auth_headers gives the ticket adapters the same headers and
+ * the same token cache.
  */
 
 #ifndef ITSM_PROBE_H
@@ -135,6 +137,29 @@ apr_status_t itsm_probe_validate_target(const char **pfield,
                                         const char **pproblem,
                                         apr_pool_t *p,
                                         const itsm_probe_target_t *target);
+
+/*
+ * Build the authentication header lines ("Name: value" strings) that a
+ * request to target needs, as the auth table at the top of this file
+ * describes: one Authorization or API key line, or none for auth type
+ * none.  For oauth the token comes from the cache, or from one token
+ * request sent with policy (NULL means the defaults) and then cached.
+ * *pcached (may be NULL) is set to 1 when the token came from the cache:
+ * if the service then answers 401, call itsm_probe_forget_token and this
+ * function again once, because the cached token may have been revoked.
+ * The header values are zeroed when p is cleared.
+ *
+ * Returns APR_SUCCESS; APR_EINVAL when the target fails
+ * itsm_probe_validate_target; APR_EACCES when the token endpoint rejected
+ * the client (HTTP 400, 401, 403); APR_EAGAIN when it answered 429;
+ * APR_EGENERAL for other token endpoint failures.  *perr then describes
+ * the failure without secrets, in the words the health message uses.
+ */
+apr_status_t itsm_probe_auth_headers(apr_array_header_t **pheaders,
+                                     int *pcached, const char **perr,
+                                     apr_pool_t *p,
+                                     const itsm_http_policy_t *policy,
+                                     const itsm_probe_target_t *target);
 
 /*
  * Turn the response to a probe of target into a result: healthy, degraded

@@ -32,6 +32,7 @@
 #include "mod_itsm_api.h"
 #include "mod_itsm_db.h"
 #include "mod_itsm_health.h"
+#include "mod_itsm_mcp.h"
 #include "itsm_http.h"
 #include "itsm_schema.h"
 #include "itsm_util.h"
@@ -335,6 +336,7 @@ static void itsm_child_init(apr_pool_t *pchild, server_rec *s)
                      "cannot create the OAuth token cache; probes will "
                      "request a new token every time");
     }
+    itsm_health_child_init(pchild, s);
 }
 
 static void itsm_register_hooks(apr_pool_t *p)
@@ -347,6 +349,7 @@ static void itsm_register_hooks(apr_pool_t *p)
     ap_hook_post_config(itsm_post_config, NULL, before, APR_HOOK_MIDDLE);
     ap_hook_child_init(itsm_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(itsm_api_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(itsm_mcp_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
 AP_DECLARE_MODULE(itsm) = {

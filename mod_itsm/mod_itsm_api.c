@@ -21,6 +21,7 @@
 #include "mod_itsm_audit.h"
 #include "mod_itsm_health.h"
 #include "mod_itsm_keys.h"
+#include "mod_itsm_tickets.h"
 #include "mod_itsm_integrations.h"
 #include "itsm_json.h"
 #include "itsm_util.h"
@@ -34,6 +35,7 @@ static const itsm_route_t *const route_tables[] = {
     itsm_audit_routes,
     itsm_integration_routes,
     itsm_health_routes,
+    itsm_ticket_routes,
     NULL
 };
 

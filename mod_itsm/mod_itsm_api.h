@@ -57,6 +57,7 @@ typedef struct itsm_req_t {
     json_t *body;
     const char *realm;          /* of WWW-Authenticate; NULL for "itsm" */
     int mcp;                    /* errors as JSON-RPC, for /mcp */
+    struct itsm_integration_t *mcp_integration;   /* of a tool call */
 } itsm_req_t;
 
 typedef int (*itsm_route_fn)(itsm_req_t *req);

@@ -631,10 +631,9 @@ static int parse_input(itsm_req_t *req, itsm_db_t *db,
     return ITSM_CONTINUE;
 }
 
-/* Checks type, URL and auth of the merged integration with the
- * credentials it will have: those of the request, none when the request
- * removes them, or else the stored ones, so that an update cannot leave an
- * auth type without the credentials it needs. */
+/* Checks type, URL and auth of the merged integration. The credentials
+ * checked are those it has after the request (new, removed or stored), so
+ * that an update cannot leave an auth type without the fields it needs. */
 static int validate_target(itsm_req_t *req, const itsm_integration_t *it,
                            const integration_input_t *in)
 {
@@ -1286,13 +1285,58 @@ apr_status_t itsm_integration_record_health(itsm_db_t *db,
     return rv;
 }
 
-static int h_check_health(itsm_req_t *req)
+apr_status_t itsm_integration_check_now(itsm_req_t *req, itsm_db_t *db,
+                                       itsm_integration_t *it)
 {
     apr_pool_t *p = req->r->pool;
     itsm_probe_target_t target;
     itsm_probe_result_t *res;
-    itsm_integration_t *it;
     const char *err = NULL;
+    apr_status_t rv;
+
+    if (!it->is_active) {
+        /* A deactivated integration is not contacted at all. */
+        it->health_status = "inactive";
+        it->health_message = MSG_INACTIVE;
+        it->health_checked_at = itsm_now_ms();
+        return APR_SUCCESS;
+    }
+    rv = itsm_integration_target(p, req->sc, it, &target, &err);
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, req->r, ITSM_LOGNO(00044)
+                      "cannot decrypt the credentials of integration %s: %s",
+                      it->id, err);
+        res = apr_pcalloc(p, sizeof(*res));
+        res->status = ITSM_HEALTH_UNHEALTHY;
+        res->message = "Stored credentials cannot be decrypted; the "
+                       "credential key may have changed";
+    }
+    else {
+        /* No transaction or statement is open while the probe runs. */
+        itsm_probe_run(&res, p, &req->sc->probe, &target);
+    }
+    it->health_checked_at = itsm_now_ms();
+    rv = itsm_integration_record_health(db, it->id, res,
+                                        it->health_checked_at);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    it->health_status = itsm_health_name(res->status);
+    it->health_message = res->message;
+    it->health_latency_ms = res->latency_ms > 0 || res->http_status
+                            ? res->latency_ms : -1;
+    it->health_http_status = res->http_status ? res->http_status : -1;
+    it->consecutive_failures = res->status == ITSM_HEALTH_UNHEALTHY
+                               ? it->consecutive_failures + 1 : 0;
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, req->r, ITSM_LOGNO(00045)
+                  "health check of integration %s: %s (%s)", it->id,
+                  it->health_status, it->health_message);
+    return APR_SUCCESS;
+}
+
+static int h_check_health(itsm_req_t *req)
+{
+    itsm_integration_t *it;
     itsm_db_t *db;
     apr_status_t rv;
     int rc;
@@ -1304,48 +1348,47 @@ static int h_check_health(itsm_req_t *req)
     if (rc != ITSM_CONTINUE) {
         return rc;
     }
-    if (!it->is_active) {
-        /* A deactivated integration is not contacted at all. */
-        it->health_status = "inactive";
-        it->health_message = MSG_INACTIVE;
-        it->health_checked_at = itsm_now_ms();
-    }
-    else {
-        rv = itsm_integration_target(p, req->sc, it, &target, &err);
-        if (rv != APR_SUCCESS) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, req->r,
-                          ITSM_LOGNO(00044) "cannot decrypt the credentials "
-                          "of integration %s: %s", it->id, err);
-            res = apr_pcalloc(p, sizeof(*res));
-            res->status = ITSM_HEALTH_UNHEALTHY;
-            res->message = "Stored credentials cannot be decrypted; the "
-                           "credential key may have changed";
-        }
-        else {
-            /* No transaction or statement is open while the probe runs. */
-            itsm_probe_run(&res, p, &req->sc->probe, &target);
-        }
-        it->health_checked_at = itsm_now_ms();
-        rv = itsm_integration_record_health(db, it->id, res,
-                                            it->health_checked_at);
-        if (rv != APR_SUCCESS) {
-            return itsm_send_db_error(req, rv, db,
-                                      "Error recording the health check");
-        }
-        it->health_status = itsm_health_name(res->status);
-        it->health_message = res->message;
-        it->health_latency_ms = res->latency_ms > 0 || res->http_status
-                                ? res->latency_ms : -1;
-        it->health_http_status = res->http_status ? res->http_status : -1;
-        it->consecutive_failures = res->status == ITSM_HEALTH_UNHEALTHY
-                                   ? it->consecutive_failures + 1 : 0;
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, req->r, ITSM_LOGNO(00045)
-                      "health check of integration %s: %s (%s)", it->id,
-                      it->health_status, it->health_message);
+    rv = itsm_integration_check_now(req, db, it);
+    if (rv != APR_SUCCESS) {
+        return itsm_send_db_error(req, rv, db,
+                                  "Error recording the health check");
     }
     return itsm_send(req, HTTP_OK, json_pack("{s:b, s:s, s:o}", "success", 1,
                      "message", "Health check performed", "data",
-                     itsm_integration_health_json(p, it)));
+                     itsm_integration_health_json(req->r->pool, it)));
+}
+
+/* Finds an integration by id or, in any case, by name. */
+apr_status_t itsm_integration_find(itsm_db_t *db, const char *id_or_name,
+                                   itsm_integration_t **pit)
+{
+    itsm_rows_t *rows;
+    apr_status_t rv;
+
+    if (itsm_id_is_valid(id_or_name)) {
+        rv = itsm_integration_load(db, id_or_name, pit);
+        if (!APR_STATUS_IS_ENOENT(rv)) {
+            return rv;
+        }
+    }
+    rv = itsm_db_select(db, ITSM_Q_integration_by_name,
+                        ITSM_ARGS(itsm_email_key(db->p, id_or_name)), &rows);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if (rows->nrows == 0) {
+        return APR_ENOENT;
+    }
+    return itsm_integration_load(db, rows->rows[0][COL_ID], pit);
+}
+
+apr_status_t itsm_integration_list(itsm_db_t *db, const char *type,
+                                   apr_array_header_t **plist)
+{
+    return load_list(db, ITSM_Q_integration_page,
+                     ITSM_ARGS(type, type, NULL, NULL, NULL, NULL, NULL, NULL,
+                               NULL, "-1", "-1", "", ITSM_LIST_LIMIT),
+                     plist);
 }
 
 /* Re-encrypts every stored credential that is not sealed under the

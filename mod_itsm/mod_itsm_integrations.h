@@ -71,4 +71,22 @@ apr_status_t itsm_integration_add_history(itsm_db_t *db, const char *id,
                                          const itsm_probe_result_t *res,
                                          apr_int64_t checked_at);
 
+/* Most integrations a single internal list returns. */
+#define ITSM_LIST_LIMIT "10000"
+
+/* Probes the integration now and stores the result as check-health does;
+ * an inactive one is reported inactive without a request. Updates it. */
+apr_status_t itsm_integration_check_now(itsm_req_t *req, itsm_db_t *db,
+                                       itsm_integration_t *it);
+
+/* Finds an integration by id or by name (any case); APR_ENOENT when none
+ * matches. */
+apr_status_t itsm_integration_find(itsm_db_t *db, const char *id_or_name,
+                                   itsm_integration_t **pit);
+
+/* Lists the integrations of a type (NULL for all), oldest first, up to
+ * ITSM_LIST_LIMIT. */
+apr_status_t itsm_integration_list(itsm_db_t *db, const char *type,
+                                   apr_array_header_t **plist);
+
 #endif

@@ -83,6 +83,9 @@ ITSM_STMT(integration_insert,
     "%s, %s, %s, %s, %s, CAST(%s AS INTEGER), %s, %s, CAST(%s AS BIGINT), "
     "%s, CAST(%s AS BIGINT), CAST(%s AS BIGINT)) ON CONFLICT DO NOTHING")
 
+ITSM_STMT(integration_by_name,
+    "SELECT id FROM integrations WHERE name_key = %s")
+
 ITSM_STMT(integration_by_id,
     "SELECT " ITSM_INTEGRATION_COLUMNS " FROM integrations WHERE id = %s")
 
@@ -154,6 +157,13 @@ ITSM_STMT(integration_claim_due,
     "auth_type, credentials, options, ca_certificate, health_status, "
     "health_message, consecutive_failures, consecutive_successes, "
     "auth_failures, updated_at")
+
+/* Hands back the claim of an abandoned check: the integration is due at
+ * the given time unless it was rescheduled since (the third parameter is
+ * the claim's due time). */
+ITSM_STMT(integration_release_claim,
+    "UPDATE integrations SET next_check_at = CAST(%s AS BIGINT) "
+    "WHERE id = %s AND next_check_at = CAST(%s AS BIGINT)")
 
 /* Sets when an integration is probed next, and forgets failed logins:
  * after create, activation or a change of URL or credentials. */
