@@ -39,7 +39,9 @@ apr_int64_t itsm_check_retry_after_ms(const char *value, apr_int64_t now_ms)
         return 0;
     }
     if (itsm_parse_int64(value, &secs) == APR_SUCCESS) {
-        ms = secs > 0 ? secs * 1000 : 0;
+        /* Capped before the multiplication, which could overflow. */
+        ms = secs <= 0 ? 0 : secs > MAX_RETRY_AFTER_MS / 1000
+                             ? MAX_RETRY_AFTER_MS : secs * 1000;
     }
     else {
         when = apr_date_parse_http(value);
@@ -92,13 +94,17 @@ void itsm_check_apply(const itsm_check_policy_t *policy,
     /* Repeated failed logins can lock the service account, so rejected
      * credentials double the wait each time. */
     if (itsm_check_is_auth_failure(res)) {
+        /* The cap limits the doubling only: a cap below the interval must
+         * not make rejected credentials tried more often than others. */
+        apr_int64_t cap = policy->max_backoff_ms > wait
+                          ? policy->max_backoff_ms : wait;
+
         next->auth_failures = old->auth_failures + 1;
-        for (i = 1; i < next->auth_failures && wait < policy->max_backoff_ms;
-             i++) {
+        for (i = 1; i < next->auth_failures && wait < cap; i++) {
             wait *= 2;
         }
-        if (wait > policy->max_backoff_ms) {
-            wait = policy->max_backoff_ms;
+        if (wait > cap) {
+            wait = cap;
         }
     }
     else {

@@ -15,6 +15,7 @@
 
 #include <apr_strings.h>
 #include <apr_optional.h>
+#include <apr_atomic.h>
 
 #include <httpd.h>
 #include <http_log.h>
@@ -33,7 +34,14 @@
 /* Integrations claimed per round; their response bodies stay in memory
  * until the round ends (itsm_probe_run_many). */
 #define BATCH_SIZE 512
-#define BATCH_SIZE_TEXT "512"
+/* Requests one check may send: an OAuth token, the probe, and the probe
+ * again with a new token when the cached one was rejected. */
+#define REQUESTS_PER_CHECK 3
+/* Added to every claim, for the database writes after the probes. */
+#define CLAIM_MARGIN_MS 30000
+/* How long a stopping child waits for the runner to hand back its work
+ * beyond the probe timeout. */
+#define STOP_WAIT_MARGIN_MS 5000
 #define PURGE_EVERY_MS (3600 * 1000LL)
 #define HOUR_MS (3600 * 1000LL)
 #define JITTER_PERCENT 10
@@ -52,7 +60,14 @@ typedef struct runner_t {
     server_rec *s;
     apr_int64_t next_purge_ms;
     int unavailable_logged;     /* database errors are logged once */
+    /* Set when the child's pool is destroyed: mod_dbd's connections and
+     * the OAuth token cache live there, so no check may run after it. */
+    volatile apr_uint32_t stopping;
+    volatile apr_uint32_t busy; /* 1 while runner_tick works */
 } runner_t;
+
+/* The runner of the current configuration, NULL when checks are off. */
+static runner_t *current_runner;
 
 static APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) *wd_get_instance;
 static APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *wd_register;
@@ -65,14 +80,50 @@ static apr_int64_t row_int(const char *s)
     return v;
 }
 
-/* Stops probes in flight when httpd stops or restarts gracefully; the
- * probes of a round are abandoned and come due again later. */
+/* Stops probes in flight when httpd stops or restarts gracefully, or the
+ * child exits; run_batch hands the abandoned integrations back. */
 static int runner_should_stop(void *baton)
 {
+    runner_t *run = baton;
     int state = AP_MPMQ_RUNNING;
 
+    if (apr_atomic_read32(&run->stopping)) {
+        return 1;
+    }
     return ap_mpm_query(AP_MPMQ_MPM_STATE, &state) == APR_SUCCESS
            && state == AP_MPMQ_STOPPING;
+}
+
+/* Runs first when the child's pool is destroyed, before mod_dbd's pool
+ * goes. mod_watchdog joins its thread only later, at exit(), so this
+ * stops the runner and waits until it has stored its results and handed
+ * back its claims. */
+static apr_status_t runner_child_exit(void *data)
+{
+    runner_t *run = data;
+    itsm_srv_cfg_t *sc = itsm_srv_cfg(run->s);
+    apr_int64_t deadline = itsm_now_ms() + sc->runner_probe.http.timeout_ms
+                           + STOP_WAIT_MARGIN_MS;
+
+    apr_atomic_xchg32(&run->stopping, 1);
+    while (apr_atomic_read32(&run->busy)) {
+        if (itsm_now_ms() > deadline) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, run->s,
+                         ITSM_LOGNO(00059) "health runner did not stop in "
+                         "time; the child exits anyway");
+            break;
+        }
+        apr_sleep(apr_time_from_msec(10));
+    }
+    return APR_SUCCESS;
+}
+
+void itsm_health_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    if (current_runner) {
+        apr_pool_pre_cleanup_register(pchild, current_runner,
+                                      runner_child_exit);
+    }
 }
 
 static void runner_policy(const itsm_srv_cfg_t *sc, itsm_check_policy_t *pol)
@@ -118,11 +169,13 @@ static void claimed_target(apr_pool_t *p, runner_t *run, const char **row,
     }
 }
 
-/* Applies one probe result to a claimed row and stores it. */
-static apr_status_t record_result(runner_t *run, itsm_db_t *db,
+/* Applies one probe result to a claimed row and stores it. Sets *pnext
+ * to the new status when it changed, else to NULL. */
+static apr_status_t record_result(itsm_db_t *db,
                                   const itsm_check_policy_t *policy,
                                   const char **row,
-                                  const itsm_probe_result_t *res)
+                                  const itsm_probe_result_t *res,
+                                  itsm_check_state_t **pnext)
 {
     apr_pool_t *p = db->p;
     itsm_check_state_t old, next;
@@ -131,6 +184,7 @@ static apr_status_t record_result(runner_t *run, itsm_db_t *db,
     apr_status_t rv;
     int changed = 0, nrows = 0;
 
+    *pnext = NULL;
     old.status = row[CLAIM_STATUS];
     old.message = row[CLAIM_MESSAGE];
     old.consecutive_failures = (int)row_int(row[CLAIM_FAILURES]);
@@ -158,12 +212,34 @@ static apr_status_t record_result(runner_t *run, itsm_db_t *db,
     }
     rv = itsm_integration_add_history(db, row[CLAIM_ID], res, now);
     if (rv == APR_SUCCESS && changed) {
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, run->s, ITSM_LOGNO(00051)
-                     "integration %s (%s) is now %s, was %s: %s",
-                     row[CLAIM_ID], row[CLAIM_NAME], next.status,
-                     old.status, next.message);
+        *pnext = apr_pmemdup(p, &next, sizeof(next));
     }
     return rv;
+}
+
+/* Logs the status changes of a batch once they are committed. */
+static void log_transitions(runner_t *run, itsm_rows_t *rows,
+                            itsm_check_state_t **changes)
+{
+    int i;
+
+    for (i = 0; i < rows->nrows; i++) {
+        const char **row = rows->rows[i];
+
+        if (changes[i]) {
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, run->s, ITSM_LOGNO(00051)
+                         "integration %s (%s) is now %s, was %s: %s",
+                         row[CLAIM_ID], row[CLAIM_NAME], changes[i]->status,
+                         row[CLAIM_STATUS], changes[i]->message);
+        }
+    }
+}
+
+/* Returns 1 for a probe that did not finish: it was aborted, or never
+ * started because the run was aborted. Probes return no other unknown. */
+static int result_abandoned(const itsm_probe_result_t *res)
+{
+    return !res || res->status == ITSM_HEALTH_UNKNOWN;
 }
 
 /* Probes one batch of due integrations. Returns how many were claimed,
@@ -173,13 +249,21 @@ static int run_batch(runner_t *run, apr_pool_t *p)
     itsm_srv_cfg_t *sc = itsm_srv_cfg(run->s);
     itsm_probe_target_t *targets;
     itsm_probe_result_t **results, **verdicts;
+    itsm_check_state_t **changes;
     itsm_check_policy_t policy;
     itsm_rows_t *rows;
     itsm_db_t *db;
     apr_int64_t now = itsm_now_ms();
-    apr_int64_t lease = now + 2 * sc->runner_probe.http.timeout_ms + 30000;
+    int concurrency = sc->runner_probe.max_concurrency;
+    int waves = (BATCH_SIZE + concurrency - 1) / concurrency;
+    /* The claim must outlast the whole batch, or another server could
+     * claim and probe the same integrations while they are in flight. */
+    apr_int64_t lease = now + (apr_int64_t)waves * REQUESTS_PER_CHECK
+                              * sc->runner_probe.http.timeout_ms
+                        + CLAIM_MARGIN_MS;
+    const char *lease_text = itsm_i64toa(p, lease);
     apr_status_t rv;
-    int i, n;
+    int i, n, abandoned = 0;
 
     rv = itsm_db_open(p, run->s, &db);
     if (rv != APR_SUCCESS) {
@@ -192,9 +276,9 @@ static int run_batch(runner_t *run, apr_pool_t *p)
         return -1;
     }
     rv = itsm_db_select(db, ITSM_Q_integration_claim_due,
-                        ITSM_ARGS(itsm_i64toa(p, lease), itsm_i64toa(p, now),
-                                  itsm_i64toa(p, now), BATCH_SIZE_TEXT),
-                        &rows);
+                        ITSM_ARGS(lease_text, itsm_i64toa(p, now),
+                                  itsm_i64toa(p, now),
+                                  apr_itoa(p, BATCH_SIZE)), &rows);
     /* No connection is held while the probes run. */
     itsm_db_close(db);
     if (rv != APR_SUCCESS) {
@@ -215,11 +299,12 @@ static int run_batch(runner_t *run, apr_pool_t *p)
     targets = apr_pcalloc(p, n * sizeof(*targets));
     verdicts = apr_pcalloc(p, n * sizeof(*verdicts));
     results = apr_pcalloc(p, n * sizeof(*results));
+    changes = apr_pcalloc(p, n * sizeof(*changes));
     for (i = 0; i < n; i++) {
         claimed_target(p, run, rows->rows[i], &targets[i], &verdicts[i]);
     }
     itsm_probe_run_many(results, p, &sc->runner_probe, targets, n,
-                        runner_should_stop, NULL);
+                        runner_should_stop, run);
 
     runner_policy(sc, &policy);
     rv = itsm_db_open(p, run->s, &db);
@@ -229,18 +314,32 @@ static int run_batch(runner_t *run, apr_pool_t *p)
             const itsm_probe_result_t *res = verdicts[i] ? verdicts[i]
                                                          : results[i];
 
-            /* An abandoned probe stays claimed until its lease ends. */
-            if (!res || (res->status == ITSM_HEALTH_UNKNOWN
-                         && res->error == ITSM_HTTP_ERR_ABORTED)) {
+            /* An abandoned check is due again at once, so that the next
+             * runner, perhaps of the next generation, takes it over. The
+             * lease in the condition leaves a newer schedule alone. */
+            if (result_abandoned(res)) {
+                rv = itsm_db_exec(db, ITSM_Q_integration_release_claim,
+                                  ITSM_ARGS(itsm_i64toa(p, itsm_now_ms()),
+                                            rows->rows[i][CLAIM_ID],
+                                            lease_text), NULL);
+                abandoned++;
                 continue;
             }
-            rv = record_result(run, db, &policy, rows->rows[i], res);
+            rv = record_result(db, &policy, rows->rows[i], res, &changes[i]);
         }
         if (rv == APR_SUCCESS) {
             rv = itsm_db_end(db, 1);
         }
         else {
             itsm_db_end(db, 0);
+        }
+        if (rv == APR_SUCCESS) {
+            log_transitions(run, rows, changes);
+        }
+        if (rv == APR_SUCCESS && abandoned > 0) {
+            ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, run->s,
+                         ITSM_LOGNO(00085) "health runner: %d of %d checks "
+                         "abandoned and handed back", abandoned, n);
         }
         if (rv != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, rv, run->s,
@@ -290,16 +389,24 @@ static apr_status_t runner_tick(int state, void *data, apr_pool_t *pool)
     if (state != AP_WATCHDOG_STATE_RUNNING) {
         return APR_SUCCESS;
     }
-    /* Full batches mean more work is due: go on until it is done. */
-    do {
-        if (apr_pool_create(&p, pool) != APR_SUCCESS) {
-            break;
+    /* busy is set before stopping is read, and runner_child_exit sets
+     * stopping before it reads busy, so one of them sees the other. */
+    apr_atomic_xchg32(&run->busy, 1);
+    if (!apr_atomic_read32(&run->stopping)) {
+        /* Full batches mean more work is due: go on until it is done. */
+        do {
+            if (apr_pool_create(&p, pool) != APR_SUCCESS) {
+                break;
+            }
+            apr_pool_tag(p, "itsm_health_batch");
+            n = run_batch(run, p);
+            apr_pool_destroy(p);
+        } while (n == BATCH_SIZE && !runner_should_stop(run));
+        if (!runner_should_stop(run)) {
+            purge_history(run, pool);
         }
-        apr_pool_tag(p, "itsm_health_batch");
-        n = run_batch(run, p);
-        apr_pool_destroy(p);
-    } while (n == BATCH_SIZE && !runner_should_stop(NULL));
-    purge_history(run, pool);
+    }
+    apr_atomic_xchg32(&run->busy, 0);
     /* Any other value would switch the callback off for good. */
     return APR_SUCCESS;
 }
@@ -311,6 +418,7 @@ const char *itsm_health_runner_register(apr_pool_t *pconf, server_rec *s)
     runner_t *run;
     apr_status_t rv;
 
+    current_runner = NULL;
     if (sc->health_interval_ms <= 0) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, ITSM_LOGNO(00056)
                      "background health checks are off "
@@ -333,6 +441,7 @@ const char *itsm_health_runner_register(apr_pool_t *pconf, server_rec *s)
     if (rv != APR_SUCCESS) {
         return "cannot register the health check callback with mod_watchdog";
     }
+    current_runner = run;
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, ITSM_LOGNO(00057)
                  "background health checks every %" APR_INT64_T_FMT " s, "
                  "%d at once", sc->health_interval_ms / 1000,
@@ -370,7 +479,7 @@ static int h_history(itsm_req_t *req)
     itsm_db_t *db;
     json_t *data;
     apr_status_t rv;
-    int rc, i;
+    int rc, i, shown, more;
 
     rc = query_int(req, args, "limit", 1, HISTORY_MAX_LIMIT, &limit);
     if (rc == ITSM_CONTINUE) {
@@ -392,14 +501,18 @@ static int h_history(itsm_req_t *req)
     if (!itsm_integration_can_read(req, it)) {
         return itsm_send_error(req, HTTP_FORBIDDEN, "Access denied");
     }
+    /* One row more than the page shows tells whether another page
+     * follows. */
     rv = itsm_db_select(db, ITSM_Q_health_history,
                         ITSM_ARGS(it->id, itsm_i64toa(p, before),
-                                  itsm_i64toa(p, limit)), &rows);
+                                  itsm_i64toa(p, limit + 1)), &rows);
     if (rv != APR_SUCCESS) {
         return itsm_send_db_error(req, rv, db, "Error fetching history");
     }
+    more = rows->nrows > limit;
+    shown = more ? (int)limit : rows->nrows;
     data = json_array();
-    for (i = 0; i < rows->nrows; i++) {
+    for (i = 0; i < shown; i++) {
         const char **row = rows->rows[i];
         json_t *check = json_pack("{s:s, s:s, s:s}", "checkedAt",
                                   itsm_time_format(p, row_int(row[1])),
@@ -414,9 +527,9 @@ static int h_history(itsm_req_t *req)
     }
     /* The cursor is the id of the oldest row shown, for ?before=. */
     return itsm_send(req, HTTP_OK, json_pack("{s:b, s:i, s:o, s:o}",
-                     "success", 1, "count", rows->nrows, "data", data,
-                     "nextBefore", rows->nrows == limit
-                     ? json_string(rows->rows[rows->nrows - 1][0])
+                     "success", 1, "count", shown, "data", data,
+                     "nextBefore", more
+                     ? json_string(rows->rows[shown - 1][0])
                      : json_null()));
 }
 
