@@ -59,8 +59,8 @@ apr_status_t itsm_json_parse_object(apr_pool_t *p, const char *buf,
      * recurses over it. */
     json = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &err);
     if (!json) {
-        *perr = apr_psprintf(p, "Invalid JSON body: %s at line %d, column %d",
-                             err.text, err.line, err.column);
+        *perr = apr_psprintf(p, "Invalid JSON body: %s",
+                             itsm_json_error_text(p, &err));
         return APR_EINVAL;
     }
     itsm_json_bind(p, json);
@@ -75,6 +75,18 @@ apr_status_t itsm_json_parse_object(apr_pool_t *p, const char *buf,
     }
     *pjson = json;
     return APR_SUCCESS;
+}
+
+const char *itsm_json_error_text(apr_pool_t *p, const json_error_t *err)
+{
+    const char *near = strstr(err->text, " near ");
+
+    /* jansson quotes the input around the error ("near 'abc'"), which may
+     * be a password or a token, so only its description is kept. */
+    return apr_psprintf(p, "%.*s at line %d, column %d",
+                        near ? (int)(near - err->text)
+                             : (int)strlen(err->text),
+                        err->text, err->line, err->column);
 }
 
 const char *itsm_json_dump(apr_pool_t *p, const json_t *json)
@@ -104,8 +116,9 @@ const char *itsm_json_scalar_text(apr_pool_t *p, const json_t *value)
         return apr_pstrdup(p, json_string_value(value));
     }
     if (json_is_integer(value)) {
-        return apr_psprintf(p, "%" JSON_INTEGER_FORMAT,
-                            json_integer_value(value));
+        /* apr_psprintf does not know the "lld" of JSON_INTEGER_FORMAT. */
+        return apr_psprintf(p, "%" APR_INT64_T_FMT,
+                            (apr_int64_t)json_integer_value(value));
     }
     return NULL;
 }

@@ -22,6 +22,10 @@ apr_status_t itsm_json_parse_object(apr_pool_t *p, const char *buf,
                                     apr_size_t len, json_t **pjson,
                                     const char **perr);
 
+/* Describes a parse error with its line and column, without the piece of
+ * input jansson quotes, which may be a secret. */
+const char *itsm_json_error_text(apr_pool_t *p, const json_error_t *err);
+
 /* Serialises json compactly into memory from p. */
 const char *itsm_json_dump(apr_pool_t *p, const json_t *json);
 

@@ -31,9 +31,12 @@
 #include "itsm_util.h"
 
 #define RUNNER_NAME "itsm-health"
-/* Integrations claimed per round; their response bodies stay in memory
- * until the round ends (itsm_probe_run_many). */
+/* Integrations claimed per round: at most BATCH_SIZE, because their
+ * response bodies stay in memory until the round ends
+ * (itsm_probe_run_many), and at most BATCH_WAVES times the concurrency,
+ * which bounds how long a round, and so its claim, lasts. */
 #define BATCH_SIZE 512
+#define BATCH_WAVES 8
 /* Requests one check may send: an OAuth token, the probe, and the probe
  * again with a new token when the cached one was rejected. */
 #define REQUESTS_PER_CHECK 3
@@ -163,17 +166,28 @@ static void claimed_target(apr_pool_t *p, runner_t *run, const char **row,
                      "cannot decrypt the credentials of integration %s: %s",
                      it.id, err ? err : "unknown error");
         res->status = ITSM_HEALTH_UNHEALTHY;
-        res->message = "Stored credentials cannot be decrypted; the "
-                       "credential key may have changed";
+        res->message = "Stored credentials cannot be decrypted (a "
+                       "missing key, or an altered or moved ciphertext); set "
+                       "them again";
         *pverdict = res;
     }
+}
+
+/* Makes a claimed integration due at once, unless it was rescheduled
+ * since it was claimed until lease_text. */
+static apr_status_t release_claim(itsm_db_t *db, const char *id,
+                                  const char *lease_text)
+{
+    return itsm_db_exec(db, ITSM_Q_integration_release_claim,
+                        ITSM_ARGS(itsm_i64toa(db->p, itsm_now_ms()), id,
+                                  lease_text), NULL);
 }
 
 /* Applies one probe result to a claimed row and stores it. Sets *pnext
  * to the new status when it changed, else to NULL. */
 static apr_status_t record_result(itsm_db_t *db,
                                   const itsm_check_policy_t *policy,
-                                  const char **row,
+                                  const char **row, const char *lease_text,
                                   const itsm_probe_result_t *res,
                                   itsm_check_state_t **pnext)
 {
@@ -194,7 +208,7 @@ static apr_status_t record_result(itsm_db_t *db,
                      itsm_check_retry_after_ms(res->retry_after, now), now,
                      &next, &due, &changed);
 
-    latency = res->latency_ms > 0 || res->http_status
+    latency = res->checked_at
               ? apr_ltoa(p, res->latency_ms) : NULL;
     http = res->http_status ? apr_itoa(p, res->http_status) : NULL;
     rv = itsm_db_exec(db, ITSM_Q_integration_check_update,
@@ -206,9 +220,14 @@ static apr_status_t record_result(itsm_db_t *db,
                                 itsm_i64toa(p, due), row[CLAIM_ID],
                                 row[CLAIM_UPDATED_AT]), &nrows);
     /* nrows is 0 when the integration was changed, deactivated or deleted
-     * while the probe ran; the stale result is dropped. */
-    if (rv != APR_SUCCESS || nrows == 0) {
+     * while the probe ran. The stale result is dropped, and a changed
+     * integration is probed again at once instead of when the claim
+     * ends. */
+    if (rv != APR_SUCCESS) {
         return rv;
+    }
+    if (nrows == 0) {
+        return release_claim(db, row[CLAIM_ID], lease_text);
     }
     rv = itsm_integration_add_history(db, row[CLAIM_ID], res, now);
     if (rv == APR_SUCCESS && changed) {
@@ -242,6 +261,13 @@ static int result_abandoned(const itsm_probe_result_t *res)
     return !res || res->status == ITSM_HEALTH_UNKNOWN;
 }
 
+static int batch_size(itsm_srv_cfg_t *sc)
+{
+    int waves_size = BATCH_WAVES * sc->runner_probe.max_concurrency;
+
+    return waves_size < BATCH_SIZE ? waves_size : BATCH_SIZE;
+}
+
 /* Probes one batch of due integrations. Returns how many were claimed,
  * or -1 when the database could not be used. */
 static int run_batch(runner_t *run, apr_pool_t *p)
@@ -255,7 +281,8 @@ static int run_batch(runner_t *run, apr_pool_t *p)
     itsm_db_t *db;
     apr_int64_t now = itsm_now_ms();
     int concurrency = sc->runner_probe.max_concurrency;
-    int waves = (BATCH_SIZE + concurrency - 1) / concurrency;
+    int size = batch_size(sc);
+    int waves = (size + concurrency - 1) / concurrency;
     /* The claim must outlast the whole batch, or another server could
      * claim and probe the same integrations while they are in flight. */
     apr_int64_t lease = now + (apr_int64_t)waves * REQUESTS_PER_CHECK
@@ -278,7 +305,7 @@ static int run_batch(runner_t *run, apr_pool_t *p)
     rv = itsm_db_select(db, ITSM_Q_integration_claim_due,
                         ITSM_ARGS(lease_text, itsm_i64toa(p, now),
                                   itsm_i64toa(p, now),
-                                  apr_itoa(p, BATCH_SIZE)), &rows);
+                                  apr_itoa(p, size)), &rows);
     /* No connection is held while the probes run. */
     itsm_db_close(db);
     if (rv != APR_SUCCESS) {
@@ -318,14 +345,12 @@ static int run_batch(runner_t *run, apr_pool_t *p)
              * runner, perhaps of the next generation, takes it over. The
              * lease in the condition leaves a newer schedule alone. */
             if (result_abandoned(res)) {
-                rv = itsm_db_exec(db, ITSM_Q_integration_release_claim,
-                                  ITSM_ARGS(itsm_i64toa(p, itsm_now_ms()),
-                                            rows->rows[i][CLAIM_ID],
-                                            lease_text), NULL);
+                rv = release_claim(db, rows->rows[i][CLAIM_ID], lease_text);
                 abandoned++;
                 continue;
             }
-            rv = record_result(db, &policy, rows->rows[i], res, &changes[i]);
+            rv = record_result(db, &policy, rows->rows[i], lease_text, res,
+                               &changes[i]);
         }
         if (rv == APR_SUCCESS) {
             rv = itsm_db_end(db, 1);
@@ -384,7 +409,7 @@ static apr_status_t runner_tick(int state, void *data, apr_pool_t *pool)
 {
     runner_t *run = data;
     apr_pool_t *p;
-    int n;
+    int n, size = batch_size(itsm_srv_cfg(run->s));
 
     if (state != AP_WATCHDOG_STATE_RUNNING) {
         return APR_SUCCESS;
@@ -401,7 +426,7 @@ static apr_status_t runner_tick(int state, void *data, apr_pool_t *pool)
             apr_pool_tag(p, "itsm_health_batch");
             n = run_batch(run, p);
             apr_pool_destroy(p);
-        } while (n == BATCH_SIZE && !runner_should_stop(run));
+        } while (n == size && !runner_should_stop(run));
         if (!runner_should_stop(run)) {
             purge_history(run, pool);
         }

@@ -787,7 +787,9 @@ static apr_status_t store_integration(itsm_req_t *req, itsm_db_t *db,
                       itsm_json_dump(p, it->endpoints),
                       it->is_active ? "1" : "0", it->health_status,
                       it->health_message,
-                      itsm_i64toa(p, it->health_checked_at), now, it->id),
+                      itsm_i64toa(p, it->health_checked_at),
+                      it->health_latency_ms < 0 ? "1" : "0",
+                      it->health_http_status < 0 ? "1" : "0", now, it->id),
             &nrows);
     }
     if (rv == APR_SUCCESS && nrows == 0) {
@@ -1112,6 +1114,8 @@ static int h_update(itsm_req_t *req)
         it->health_message = it->is_active ? MSG_ACTIVATED_PENDING
                                            : MSG_INACTIVE;
         it->health_checked_at = it->updated_at;
+        /* The last probe's numbers do not describe the new state. */
+        it->health_latency_ms = it->health_http_status = -1;
     }
 
     audit = apr_array_make(p, 2, sizeof(audit_entry_t));
@@ -1232,7 +1236,7 @@ apr_status_t itsm_integration_add_history(itsm_db_t *db, const char *id,
 {
     apr_pool_t *p = db->p;
     const char *status = itsm_health_name(res->status);
-    const char *latency = res->latency_ms > 0 || res->http_status
+    const char *latency = res->checked_at
                           ? apr_ltoa(p, res->latency_ms) : NULL;
     const char *http = res->http_status ? apr_itoa(p, res->http_status)
                                         : NULL;
@@ -1257,7 +1261,7 @@ apr_status_t itsm_integration_record_health(itsm_db_t *db,
                                             apr_int64_t checked_at)
 {
     apr_pool_t *p = db->p;
-    const char *latency = res->latency_ms > 0 || res->http_status
+    const char *latency = res->checked_at
                           ? apr_ltoa(p, res->latency_ms) : NULL;
     const char *http = res->http_status ? apr_itoa(p, res->http_status)
                                         : NULL;
@@ -1308,8 +1312,9 @@ apr_status_t itsm_integration_check_now(itsm_req_t *req, itsm_db_t *db,
                       it->id, err);
         res = apr_pcalloc(p, sizeof(*res));
         res->status = ITSM_HEALTH_UNHEALTHY;
-        res->message = "Stored credentials cannot be decrypted; the "
-                       "credential key may have changed";
+        res->message = "Stored credentials cannot be decrypted (a "
+                       "missing key, or an altered or moved ciphertext); set "
+                       "them again";
     }
     else {
         /* No transaction or statement is open while the probe runs. */
@@ -1323,11 +1328,13 @@ apr_status_t itsm_integration_check_now(itsm_req_t *req, itsm_db_t *db,
     }
     it->health_status = itsm_health_name(res->status);
     it->health_message = res->message;
-    it->health_latency_ms = res->latency_ms > 0 || res->http_status
+    it->health_latency_ms = res->checked_at
                             ? res->latency_ms : -1;
     it->health_http_status = res->http_status ? res->http_status : -1;
     it->consecutive_failures = res->status == ITSM_HEALTH_UNHEALTHY
                                ? it->consecutive_failures + 1 : 0;
+    /* Best effort: the uptime shown then includes this check. */
+    load_uptime(db, ITSM_Q_health_uptime_one, it, NULL);
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, req->r, ITSM_LOGNO(00045)
                   "health check of integration %s: %s (%s)", it->id,
                   it->health_status, it->health_message);

@@ -27,14 +27,11 @@
 #include "itsm_util.h"
 
 #define LATEST_VERSION "2025-11-25"
-/* Assumed when a client sends no MCP-Protocol-Version header. */
-#define FALLBACK_VERSION "2025-03-26"
 
 #define RPC_PARSE_ERROR -32700
 #define RPC_INVALID_REQUEST -32600
 #define RPC_METHOD_NOT_FOUND -32601
 #define RPC_INVALID_PARAMS -32602
-#define RPC_INTERNAL_ERROR -32603
 #define RPC_UNSUPPORTED_VERSION -32000
 
 static const char *const supported_versions[] = {
@@ -202,14 +199,14 @@ const char *itsm_mcp_check_arguments(apr_pool_t *p, json_t *args,
 
 static int m_initialize(itsm_req_t *req, json_t *id, json_t *params)
 {
-    const char *asked = itsm_json_string(params, "protocolVersion");
+    const char *requested = itsm_json_string(params, "protocolVersion");
 
-    /* An unsupported version is answered with the latest one; the client
+    /* An unsupported version gets the latest one in reply; the client
      * decides whether it can use it. */
     return send_rpc_result(req, id, json_pack(
         "{s:s, s:{s:{s:b}}, s:{s:s, s:s, s:s}, s:s}",
-        "protocolVersion", is_supported_version(asked) ? asked
-                                                       : LATEST_VERSION,
+        "protocolVersion", is_supported_version(requested) ? requested
+                                                           : LATEST_VERSION,
         "capabilities", "tools", "listChanged", 0,
         "serverInfo", "name", "mod_itsm", "title", "ITSM integration hub",
         "version", ITSM_VERSION,
@@ -446,9 +443,9 @@ int itsm_mcp_handler(request_rec *r)
                                              | JSON_DECODE_ANY, &err));
     if (!msg) {
         return send_rpc_error(req, HTTP_BAD_REQUEST, NULL, RPC_PARSE_ERROR,
-                              apr_psprintf(r->pool, "Parse error: %s at "
-                                           "line %d, column %d", err.text,
-                                           err.line, err.column));
+                              apr_pstrcat(r->pool, "Parse error: ",
+                                          itsm_json_error_text(r->pool, &err),
+                                          NULL));
     }
     if (json_is_array(msg)) {
         return send_rpc_error(req, HTTP_BAD_REQUEST, NULL,

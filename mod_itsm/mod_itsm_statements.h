@@ -114,6 +114,10 @@ ITSM_STMT(integration_update,
     "options = %s, ca_certificate = %s, endpoints = %s, "
     "is_active = CAST(%s AS INTEGER), health_status = %s, "
     "health_message = %s, health_checked_at = CAST(%s AS BIGINT), "
+    "health_latency_ms = CASE WHEN CAST(%s AS INTEGER) = 1 THEN NULL "
+    "ELSE health_latency_ms END, "
+    "health_http_status = CASE WHEN CAST(%s AS INTEGER) = 1 THEN NULL "
+    "ELSE health_http_status END, "
     "updated_at = CAST(%s AS BIGINT) WHERE id = %s")
 
 ITSM_STMT(integration_delete, "DELETE FROM integrations WHERE id = %s")

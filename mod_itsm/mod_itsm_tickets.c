@@ -246,7 +246,8 @@ static int check_enum(itsm_req_t *req, json_t *args, const char *key,
                            values[0], values[1], values[2], values[3]));
 }
 
-/* Runs op and answers with the result member named data_key as data. */
+/* Runs op, writes the audit row of a change (audit_action not NULL), and
+ * sends the result in the API's envelope with status. */
 static int run_and_send(itsm_req_t *req, itsm_integration_t *it,
                         itsm_ticket_op_e op, json_t *args, int status,
                         const char *message, const char *audit_action)

@@ -20,14 +20,13 @@
 #include "itsm_json.h"
 #include "itsm_util.h"
 
-/* Longest argument value copied into the audit log. */
+/* Maximum length of an argument value copied into the audit log. */
 #define AUDIT_VALUE_MAX 200
 
 /* ---------------------------------------------------------------------
  * Schemas
  */
 
-#define STR(desc) "{\"type\":\"string\",\"description\":\"" desc "\"}"
 #define NULLABLE_STR "{\"type\":[\"string\",\"null\"]}"
 
 #define TARGET_PROPS \
