@@ -145,7 +145,7 @@ apr_status_t itsm_probe_validate_target(const char **pfield,
  * none.  For oauth the token comes from the cache, or from one token
  * request sent with policy (NULL means the defaults) and then cached.
  * *pcached (may be NULL) is set to 1 when the token came from the cache:
- * if the service then answers 401, call itsm_probe_forget_token and this
+ * if the service then responds with 401, call itsm_probe_forget_token and this
  * function again once, because the cached token may have been revoked.
  * The header values are zeroed when p is cleared.
  *

@@ -14,7 +14,7 @@
 #include "itsm_tickets_private.h"
 #include "itsm_util.h"
 
-/* Longest service error text repeated in a message, in bytes. */
+/* Maximum length of a service error text in a message, in bytes. */
 #define UPSTREAM_TEXT_MAX   400
 
 /* Shortest credential value that is masked in service error texts; a
@@ -75,35 +75,40 @@ apr_status_t itsm_tickets_fail(tickets_call_t *call, apr_status_t rv,
     return rv;
 }
 
-apr_status_t itsm_tickets_unexpected(tickets_call_t *call, const char *what)
+apr_status_t itsm_tickets_unexpected(tickets_call_t *call,
+                                     const char *problem)
 {
     return itsm_tickets_fail(call, APR_EGENERAL,
                              "%s returned an unexpected response: %s",
-                             call->adapter->system, what);
+                             call->adapter->system, problem);
 }
 
-/* Replace every credential value of the target that occurs in s. */
+/* Replace every secret credential value of the target that occurs in s. */
 static char *mask_secrets(apr_pool_t *p, const tickets_call_t *call,
                           char *s)
 {
-    const json_t *cred = call->target->credentials;
-    const char *key;
-    json_t *value;
-    char *hit;
+    static const char *const secret_keys[] = {
+        "password", "apiToken", "token", "apiKey", "clientSecret", NULL
+    };
+    static const char mask[] = "[redacted]";
+    int i;
 
-    if (!json_is_object(cred)) {
-        return s;
-    }
-    json_object_foreach((json_t *)cred, key, value) {
-        const char *secret = json_string_value(value);
+    for (i = 0; secret_keys[i]; ++i) {
+        const char *secret = itsm_json_string(call->target->credentials,
+                                              secret_keys[i]);
         apr_size_t len = secret ? strlen(secret) : 0;
+        apr_size_t from = 0;
+        char *hit;
 
         if (len < SECRET_MIN_LEN) {
             continue;
         }
-        while ((hit = strstr(s, secret)) != NULL) {
+        /* The search goes on after the mask, which may contain the
+         * secret itself. */
+        while ((hit = strstr(s + from, secret)) != NULL) {
+            from = (apr_size_t)(hit - s) + sizeof(mask) - 1;
             *hit = '\0';
-            s = apr_pstrcat(p, s, "[redacted]", hit + len, NULL);
+            s = apr_pstrcat(p, s, mask, hit + len, NULL);
         }
     }
     return s;
@@ -275,7 +280,7 @@ static apr_status_t response_error(tickets_call_t *call,
     if (status == 403) {
         return itsm_tickets_fail(call, APR_EACCES,
                                  "%s denied the request (HTTP 403%s). The "
-                                 "integration's account lacks the "
+                                 "integration's account may lack the "
                                  "permission for this operation.", system,
                                  detail);
     }
@@ -298,7 +303,7 @@ static apr_status_t response_error(tickets_call_t *call,
     }
     if (status >= 300 && status < 400) {
         return itsm_tickets_fail(call, APR_EGENERAL,
-                                 "%s answered with a redirect (HTTP %d), "
+                                 "%s responded with a redirect (HTTP %d), "
                                  "which is not followed; check the base "
                                  "URL of the integration.", system, status);
     }
@@ -308,6 +313,7 @@ static apr_status_t response_error(tickets_call_t *call,
                                  "check the base URL of the integration.",
                                  system, detail);
     }
+    detail = text ? apr_pstrcat(call->scratch, " (", text, ")", NULL) : "";
     if (status >= 500) {
         return itsm_tickets_fail(call, APR_EGENERAL,
                                  "%s failed with HTTP %d%s; the service may "
@@ -397,8 +403,9 @@ apr_status_t itsm_tickets_send(json_t **pjson, tickets_call_t *call,
         itsm_http_perform(&resp, call->scratch, call->ctx->http,
                           request_new(call, method, url, text));
         call->http_status = resp->status;
-        /* A cached OAuth token may have been revoked: one more try with a
-         * fresh token tells that apart from rejected credentials. */
+        /* A cached OAuth token may have been revoked, so one more try
+         * with a fresh token distinguishes that from rejected
+         * credentials. */
         if (resp->status == 401 && call->auth_cached && attempt == 0) {
             itsm_probe_forget_token(call->target->id);
             call->auth = NULL;
@@ -424,8 +431,10 @@ apr_status_t itsm_tickets_send(json_t **pjson, tickets_call_t *call,
                                "may be hibernating or the base URL may "
                                "point to a web page.",
                                call->adapter->system, resp->status,
-                               resp->content_type ? resp->content_type
-                                                  : "not given");
+                               resp->content_type
+                               ? clean_text(call->scratch, call,
+                                            resp->content_type)
+                               : "not given");
         goto leave;
     }
     if (pjson) {
@@ -706,6 +715,47 @@ const char *itsm_tickets_time(apr_pool_t *p, const char *s)
     return apr_pstrdup(p, s);
 }
 
+/* Write the UTF-8 form of the numeric character reference at s (after
+ * "&#") to out, and return the length of the reference after "&#"
+ * including ';', or 0 when it is invalid.  The UTF-8 form is never longer
+ * than the reference. */
+static apr_size_t numeric_entity(const char *s, char *out,
+                                 apr_size_t *pout_len)
+{
+    int hex = *s == 'x' || *s == 'X';
+    const char *digits = s + hex;
+    char *end = NULL;
+    unsigned long cp = strtoul(digits, &end, hex ? 16 : 10);
+
+    if (end == digits || *end != ';' || !apr_isxdigit((unsigned char)*digits)
+        || cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+        return 0;
+    }
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        *pout_len = 1;
+    }
+    else if (cp < 0x800) {
+        out[0] = (char)(0xC0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3F));
+        *pout_len = 2;
+    }
+    else if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | (cp >> 12));
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F));
+        *pout_len = 3;
+    }
+    else {
+        out[0] = (char)(0xF0 | (cp >> 18));
+        out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+        out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        out[3] = (char)(0x80 | (cp & 0x3F));
+        *pout_len = 4;
+    }
+    return (apr_size_t)(end - s) + 1;
+}
+
 /* Decode the entity at s (after '&') into out; return its length
  * including ';', or 0 when it is not one of the common ones. */
 static apr_size_t html_entity(const char *s, char *out)
@@ -745,6 +795,7 @@ const char *itsm_tickets_html_text(apr_pool_t *p, const char *html)
     for (; *html; ++html) {
         char c = *html;
         apr_size_t skip;
+        apr_size_t len;
 
         if (in_tag) {
             in_tag = c != '>';
@@ -756,6 +807,13 @@ const char *itsm_tickets_html_text(apr_pool_t *p, const char *html)
         }
         if (c == '<') {
             in_tag = 1;
+            continue;
+        }
+        if (c == '&' && html[1] == '#'
+            && (skip = numeric_entity(html + 2, o, &len)) > 0) {
+            html += skip + 1;
+            o += len;
+            space = 0;
             continue;
         }
         if (c == '&' && (skip = html_entity(html + 1, &c)) > 0) {
@@ -855,6 +913,13 @@ static apr_status_t call_begin(tickets_call_t *call,
     if ((rv = check_map_option(call, "priorityMap", itsm_tickets_priorities))
         != APR_SUCCESS) {
         return rv;
+    }
+    if (json_object_get(t->options, "createFields")
+        && !json_is_object(json_object_get(t->options, "createFields"))) {
+        return itsm_tickets_fail(call, APR_EGENERAL, "The integration is "
+                                 "misconfigured: config.options.createFields "
+                                 "must be an object; an administrator must "
+                                 "fix it.");
     }
     len = strlen(t->base_url);
     while (len > 0 && t->base_url[len - 1] == '/') {

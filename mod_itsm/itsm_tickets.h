@@ -60,7 +60,8 @@
  *   3 (On Hold); resolved 6; closed 7, 8 (Canceled).  Resolving or closing
  *   also sets close_code (options.closeCode, default "Solution provided")
  *   and close_notes (the comment, or a fixed note), which data policies
- *   of many instances require.
+ *   of many instances require.  The close_code choices differ between
+ *   instances, so set options.closeCode to one of the instance's values.
  *   ServiceNow priority values: critical 1, high 2, medium 3, low 4, 5.
  *   Priority is written as impact and urgency, the pair that the default
  *   priority lookup turns into that priority: 1 = 1/1, 2 = 1/2, 3 = 2/2,
@@ -173,11 +174,11 @@ apr_status_t itsm_tickets_update(json_t **pticket, const char **perr,
                                  const char *priority, const char *comment);
 
 /*
- * List tickets, newest first, optionally only those with status and those
- * assigned to assigned_to (a user id; an e-mail address also works for
- * ServiceNow and Zendesk, and a ServiceNow user name).  Sets *ptickets to
- * an array of at most limit tickets and *pnext_cursor to the cursor of
- * the next page, or NULL on the last page.  cursor NULL starts at the
+ * List tickets, newest first.  status and assigned_to (may be NULL) filter
+ * the list.  assigned_to is a user id, or for ServiceNow and Zendesk also
+ * an e-mail address, or for ServiceNow a user name.  Sets *ptickets to an
+ * array of at most limit tickets.  Sets *pnext_cursor to the cursor of the
+ * next page, or to NULL on the last page.  cursor NULL starts at the
  * first page.  Cursors are opaque: pass them back with the same filters.
  * Jira needs options.projectKey.
  */
@@ -198,7 +199,7 @@ apr_status_t itsm_tickets_assign(json_t **pticket, const char **perr,
  * Add a comment, internal (work note, private) or public.  Jira marks an
  * internal comment with the Jira Service Management property
  * sd.public.comment.  Other Jira projects show every comment to everyone
- * who can see the issue, and comment.internal then says false.
+ * who can see the issue, so comment.internal is then false.
  */
 apr_status_t itsm_tickets_comment(json_t **pcomment, const char **perr,
                                   const itsm_tickets_ctx_t *ctx,

@@ -73,6 +73,18 @@ static const char *category_of(const char *status)
     return "done";
 }
 
+/* The status category name that JQL takes for our status. */
+static const char *category_name_of(const char *status)
+{
+    if (strcmp(status, "open") == 0) {
+        return "\"To Do\"";
+    }
+    if (strcmp(status, "in_progress") == 0) {
+        return "\"In Progress\"";
+    }
+    return "Done";
+}
+
 static const char *status_of_category(const char *category)
 {
     if (!category) {
@@ -531,8 +543,8 @@ static apr_status_t jira_create(json_t **pticket, tickets_call_t *call,
     return jira_get(pticket, call, key);
 }
 
-/* Describe the transitions of a GET .../transitions answer for a
- * message: "Start Progress (to In Progress), ...". */
+/* List the transitions of a GET .../transitions response for a message:
+ * "Start Progress (to In Progress), ...". */
 static const char *transition_names(apr_pool_t *p, const json_t *list)
 {
     const char *out = NULL;
@@ -592,19 +604,19 @@ static const char *pick_transition(tickets_call_t *call, const json_t *list,
 static apr_status_t transition_issue(tickets_call_t *call, const char *key,
                                      const char *status)
 {
-    json_t *answer = NULL;
+    json_t *response = NULL;
     json_t *list;
     json_t *body;
     const char *id;
     apr_status_t rv;
 
-    rv = itsm_tickets_send(&answer, call, "GET",
+    rv = itsm_tickets_send(&response, call, "GET",
                            issue_url(call, key, "/transitions"), NULL,
                            issue_subject(call, key));
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    list = json_object_get(answer, "transitions");
+    list = json_object_get(response, "transitions");
     if (!json_is_array(list)) {
         return itsm_tickets_unexpected(call, "no \"transitions\" array");
     }
@@ -625,8 +637,8 @@ static apr_status_t transition_issue(tickets_call_t *call, const char *key,
                              issue_subject(call, key));
 }
 
-/* Add a comment to an issue and set *panswer to Jira's comment object. */
-static apr_status_t add_comment(json_t **panswer, tickets_call_t *call,
+/* Add a comment to an issue and set *presponse to Jira's comment object. */
+static apr_status_t add_comment(json_t **presponse, tickets_call_t *call,
                                 const char *key, const char *text,
                                 int internal)
 {
@@ -641,7 +653,7 @@ static apr_status_t add_comment(json_t **panswer, tickets_call_t *call,
                                       "sd.public.comment", "value",
                                       "internal", 1));
     }
-    return itsm_tickets_send(panswer, call, "POST",
+    return itsm_tickets_send(presponse, call, "POST",
                              issue_url(call, key, "/comment"), body,
                              issue_subject(call, key));
 }
@@ -732,7 +744,7 @@ static apr_status_t jira_list(json_t **ptickets, const char **pnext_cursor,
          * tickets are filtered below as well, since resolved and closed
          * share the category done. */
         jql = apr_pstrcat(p, jql, " AND statusCategory = ",
-                          category_of(status), NULL);
+                          category_name_of(status), NULL);
     }
     if (assigned_to) {
         jql = apr_pstrcat(p, jql, " AND assignee = ",
@@ -743,14 +755,14 @@ static apr_status_t jira_list(json_t **ptickets, const char **pnext_cursor,
     tickets = itsm_tickets_array_new(call);
     for (page = 0; page < ITSM_TICKETS_MAX_PAGES; ++page) {
         json_t *body;
-        json_t *answer = NULL;
+        json_t *response = NULL;
         json_t *issues;
         json_t *issue;
         json_t *is_last;
         size_t i;
 
-        /* Each page asks for no more than is missing, so that no issue
-         * of a page is skipped when the list stops. */
+        /* Each page requests no more issues than are missing, so that
+         * no issue of a page is skipped when the list stops. */
         body = itsm_json_bind(p, json_pack("{s:s, s:i, s:[s,s,s,s,s,s,s]}",
                                            "jql", jql, "maxResults",
                                            limit - (int)json_array_size(
@@ -762,14 +774,14 @@ static apr_status_t jira_list(json_t **ptickets, const char **pnext_cursor,
         if (token) {
             json_object_set_new(body, "nextPageToken", json_string(token));
         }
-        rv = itsm_tickets_send(&answer, call, "POST",
+        rv = itsm_tickets_send(&response, call, "POST",
                                itsm_tickets_url(call,
                                                 "/rest/api/3/search/jql"),
                                body, NULL);
         if (rv != APR_SUCCESS) {
             return rv;
         }
-        issues = json_object_get(answer, "issues");
+        issues = json_object_get(response, "issues");
         if (!json_is_array(issues)) {
             return itsm_tickets_unexpected(call, "no \"issues\" array");
         }
@@ -785,8 +797,8 @@ static apr_status_t jira_list(json_t **ptickets, const char **pnext_cursor,
                 json_array_append(tickets, ticket);
             }
         }
-        token = itsm_json_string(answer, "nextPageToken");
-        is_last = json_object_get(answer, "isLast");
+        token = itsm_json_string(response, "nextPageToken");
+        is_last = json_object_get(response, "isLast");
         if (json_is_true(is_last) || json_array_size(issues) == 0) {
             token = NULL;
         }
@@ -861,7 +873,7 @@ static apr_status_t jira_comment(json_t **pcomment, tickets_call_t *call,
                                  const char *ticket_id, const char *text,
                                  int internal)
 {
-    json_t *answer = NULL;
+    json_t *response = NULL;
     json_t *comment;
     json_t *body;
     apr_status_t rv;
@@ -869,29 +881,29 @@ static apr_status_t jira_comment(json_t **pcomment, tickets_call_t *call,
     if ((rv = check_issue_id(call, ticket_id)) != APR_SUCCESS) {
         return rv;
     }
-    rv = add_comment(&answer, call, ticket_id, text, internal);
+    rv = add_comment(&response, call, ticket_id, text, internal);
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    if (!json_is_object(answer)) {
+    if (!json_is_object(response)) {
         return itsm_tickets_unexpected(call, "no comment object");
     }
-    body = json_object_get(answer, "body");
+    body = json_object_get(response, "body");
     comment = itsm_tickets_object_new(call);
-    itsm_tickets_set(comment, "id", itsm_tickets_text(call->scratch, answer,
+    itsm_tickets_set(comment, "id", itsm_tickets_text(call->scratch, response,
                                                       "id"));
     itsm_tickets_set(comment, "body", body ? adf_to_text(call->scratch, body)
                                            : text);
     /* jsdPublic is false only for internal Service Management comments. */
     json_object_set_new(comment, "internal",
                         json_boolean(json_is_false(
-                            json_object_get(answer, "jsdPublic"))));
+                            json_object_get(response, "jsdPublic"))));
     itsm_tickets_set(comment, "author",
-                     itsm_json_string(json_object_get(answer, "author"),
+                     itsm_json_string(json_object_get(response, "author"),
                                       "accountId"));
     itsm_tickets_set(comment, "created",
                      itsm_tickets_time(call->scratch,
-                                       itsm_json_string(answer,
+                                       itsm_json_string(response,
                                                         "created")));
     *pcomment = comment;
     return APR_SUCCESS;
@@ -924,7 +936,7 @@ static apr_status_t jira_kb_search(json_t **particles, tickets_call_t *call,
                                    const char *query, int limit)
 {
     apr_pool_t *p = call->scratch;
-    json_t *answer = NULL;
+    json_t *response = NULL;
     json_t *results;
     json_t *result;
     json_t *articles;
@@ -943,7 +955,7 @@ static apr_status_t jira_kb_search(json_t **particles, tickets_call_t *call,
     }
     cql = apr_pstrcat(p, "type = page AND text ~ ", quote_query(p, query),
                       NULL);
-    rv = itsm_tickets_send(&answer, call, "GET",
+    rv = itsm_tickets_send(&response, call, "GET",
                            itsm_tickets_url(call, apr_psprintf(
                                p, "/wiki/rest/api/search?limit=%d&cql=%s",
                                limit, itsm_tickets_escape(p, cql))),
@@ -959,11 +971,11 @@ static apr_status_t jira_kb_search(json_t **particles, tickets_call_t *call,
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    results = json_object_get(answer, "results");
+    results = json_object_get(response, "results");
     if (!json_is_array(results)) {
         return itsm_tickets_unexpected(call, "no \"results\" array");
     }
-    link_base = itsm_json_string(json_object_get(answer, "_links"), "base");
+    link_base = itsm_json_string(json_object_get(response, "_links"), "base");
     if (!link_base) {
         link_base = apr_pstrcat(p, call->base_url, "/wiki", NULL);
     }

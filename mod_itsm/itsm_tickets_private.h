@@ -88,9 +88,10 @@ apr_status_t itsm_tickets_send(json_t **pjson, tickets_call_t *call,
                                const char *method, const char *url,
                                const json_t *body, const char *subject);
 
-/* Set call->error to "<system> returned an unexpected response: <what>"
- * and return APR_EGENERAL. */
-apr_status_t itsm_tickets_unexpected(tickets_call_t *call, const char *what);
+/* Set call->error to "<system> returned an unexpected response:
+ * <problem>" and return APR_EGENERAL. */
+apr_status_t itsm_tickets_unexpected(tickets_call_t *call,
+                                     const char *problem);
 
 /* base_url followed by path, from call->scratch. */
 const char *itsm_tickets_url(tickets_call_t *call, const char *path);

@@ -186,11 +186,11 @@ static json_t *record_ticket(tickets_call_t *call, const char *table,
     return ticket;
 }
 
-/* The ticket of a {"result": record} answer. */
-static apr_status_t answer_ticket(json_t **pticket, tickets_call_t *call,
-                                  const char *table, const json_t *answer)
+/* The ticket of a {"result": record} response body. */
+static apr_status_t response_ticket(json_t **pticket, tickets_call_t *call,
+                                  const char *table, const json_t *response)
 {
-    *pticket = record_ticket(call, table, json_object_get(answer, "result"));
+    *pticket = record_ticket(call, table, json_object_get(response, "result"));
     if (!*pticket) {
         return itsm_tickets_unexpected(call, "no \"result\" record with a "
                                        "sys_id");
@@ -209,7 +209,7 @@ static apr_status_t fetch_record(json_t **precord, tickets_call_t *call,
                                  const char *table, const char *id,
                                  const char *params)
 {
-    json_t *answer = NULL;
+    json_t *response = NULL;
     json_t *result;
     apr_status_t rv;
 
@@ -221,16 +221,16 @@ static apr_status_t fetch_record(json_t **precord, tickets_call_t *call,
                                  itsm_tickets_cut(call->scratch, id, 80));
     }
     if (is_sys_id(id)) {
-        rv = itsm_tickets_send(&answer, call, "GET",
+        rv = itsm_tickets_send(&response, call, "GET",
                                table_url(call, table, id, params), NULL,
                                record_subject(call, table, id));
         if (rv != APR_SUCCESS) {
             return rv;
         }
-        *precord = json_object_get(answer, "result");
+        *precord = json_object_get(response, "result");
     }
     else {
-        rv = itsm_tickets_send(&answer, call, "GET",
+        rv = itsm_tickets_send(&response, call, "GET",
                                table_url(call, table, NULL, apr_pstrcat(
                                    call->scratch, "sysparm_query=number%3D",
                                    id, "&sysparm_limit=1&", params, NULL)),
@@ -238,7 +238,7 @@ static apr_status_t fetch_record(json_t **precord, tickets_call_t *call,
         if (rv != APR_SUCCESS) {
             return rv;
         }
-        result = json_object_get(answer, "result");
+        result = json_object_get(response, "result");
         if (json_is_array(result) && json_array_size(result) == 0) {
             return itsm_tickets_fail(call, APR_ENOENT, "%s was not found.",
                                      record_subject(call, table, id));
@@ -279,20 +279,20 @@ static apr_status_t patch_record(json_t **pticket, tickets_call_t *call,
                                  const char *table, const char *id,
                                  json_t *fields)
 {
-    json_t *answer = NULL;
+    json_t *response = NULL;
     const char *sys_id;
     apr_status_t rv;
 
     if ((rv = resolve_sys_id(&sys_id, call, table, id)) != APR_SUCCESS) {
         return rv;
     }
-    rv = itsm_tickets_send(&answer, call, "PATCH",
+    rv = itsm_tickets_send(&response, call, "PATCH",
                            table_url(call, table, sys_id, READ_PARAMS),
                            fields, record_subject(call, table, id));
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    return answer_ticket(pticket, call, table, answer);
+    return response_ticket(pticket, call, table, response);
 }
 
 /* Put the fields that set our priority into fields. */
@@ -323,7 +323,7 @@ static apr_status_t servicenow_create(json_t **pticket, tickets_call_t *call,
     const json_t *extra = json_object_get(call->target->options,
                                           "createFields");
     json_t *fields = itsm_json_bind(call->scratch, json_object());
-    json_t *answer = NULL;
+    json_t *response = NULL;
     const char *table;
     apr_status_t rv;
 
@@ -340,13 +340,13 @@ static apr_status_t servicenow_create(json_t **pticket, tickets_call_t *call,
     if (json_is_object(extra)) {
         json_object_update_missing(fields, (json_t *)extra);
     }
-    rv = itsm_tickets_send(&answer, call, "POST",
+    rv = itsm_tickets_send(&response, call, "POST",
                            table_url(call, table, NULL, READ_PARAMS), fields,
                            NULL);
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    return answer_ticket(pticket, call, table, answer);
+    return response_ticket(pticket, call, table, response);
 }
 
 static apr_status_t servicenow_get(json_t **pticket, tickets_call_t *call,
@@ -414,7 +414,7 @@ static apr_status_t servicenow_list(json_t **ptickets,
 {
     apr_pool_t *p = call->scratch;
     apr_int64_t offset = 0;
-    json_t *answer = NULL;
+    json_t *response = NULL;
     json_t *result;
     json_t *record;
     json_t *tickets;
@@ -454,9 +454,10 @@ static apr_status_t servicenow_list(json_t **ptickets,
     }
     query = apr_pstrcat(p, query, "ORDERBYDESCsys_created_on", NULL);
 
-    /* One record more than the limit tells whether a next page exists,
-     * since the Link header of the Table API is not available here. */
-    rv = itsm_tickets_send(&answer, call, "GET",
+    /* One record more than the limit shows whether a next page exists,
+     * because itsm_http does not expose the Link header of the Table
+     * API. */
+    rv = itsm_tickets_send(&response, call, "GET",
                            table_url(call, table, NULL, apr_psprintf(
                                p, "sysparm_query=%s&sysparm_limit=%d"
                                "&sysparm_offset=%" APR_INT64_T_FMT "&%s",
@@ -465,7 +466,7 @@ static apr_status_t servicenow_list(json_t **ptickets,
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    result = json_object_get(answer, "result");
+    result = json_object_get(response, "result");
     if (!json_is_array(result)) {
         return itsm_tickets_unexpected(call, "no \"result\" array");
     }
@@ -492,7 +493,7 @@ static apr_status_t find_user(const char **psys_id, tickets_call_t *call,
                               const char *user)
 {
     apr_pool_t *p = call->scratch;
-    json_t *answer = NULL;
+    json_t *response = NULL;
     json_t *result;
     const char *query;
     apr_status_t rv;
@@ -503,7 +504,7 @@ static apr_status_t find_user(const char **psys_id, tickets_call_t *call,
     }
     query = apr_pstrcat(p, "sys_id=", user, "^ORuser_name=", user,
                         "^ORemail=", user, NULL);
-    rv = itsm_tickets_send(&answer, call, "GET",
+    rv = itsm_tickets_send(&response, call, "GET",
                            itsm_tickets_url(call, apr_pstrcat(
                                p, "/api/now/table/sys_user?sysparm_query=",
                                itsm_tickets_escape(p, query),
@@ -512,7 +513,7 @@ static apr_status_t find_user(const char **psys_id, tickets_call_t *call,
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    result = json_object_get(answer, "result");
+    result = json_object_get(response, "result");
     if (!json_is_array(result)) {
         return itsm_tickets_unexpected(call, "no \"result\" array");
     }
@@ -552,7 +553,7 @@ static const json_t *find_journal_entry(tickets_call_t *call,
                                         const char *field, const char *text)
 {
     apr_pool_t *p = call->scratch;
-    json_t *answer = NULL;
+    json_t *response = NULL;
     const json_t *entry;
     const char *query = apr_pstrcat(p, "element_id=", sys_id, "^element=",
                                     field, "^ORDERBYDESCsys_created_on",
@@ -560,7 +561,7 @@ static const json_t *find_journal_entry(tickets_call_t *call,
     const char *error = call->error;
     const char *value;
 
-    if (itsm_tickets_send(&answer, call, "GET",
+    if (itsm_tickets_send(&response, call, "GET",
                           itsm_tickets_url(call, apr_pstrcat(
                               p, "/api/now/table/sys_journal_field"
                               "?sysparm_query=",
@@ -571,7 +572,7 @@ static const json_t *find_journal_entry(tickets_call_t *call,
         call->error = error;
         return NULL;
     }
-    entry = json_array_get(json_object_get(answer, "result"), 0);
+    entry = json_array_get(json_object_get(response, "result"), 0);
     value = field_value(p, entry, "value");
     return value && strcmp(value, text) == 0 ? entry : NULL;
 }
@@ -584,7 +585,7 @@ static apr_status_t servicenow_comment(json_t **pcomment,
     apr_pool_t *p = call->scratch;
     const char *field = internal ? "work_notes" : "comments";
     json_t *fields = itsm_json_bind(p, json_object());
-    json_t *answer = NULL;
+    json_t *response = NULL;
     json_t *record;
     json_t *comment;
     const json_t *entry;
@@ -600,13 +601,13 @@ static apr_status_t servicenow_comment(json_t **pcomment,
         return rv;
     }
     itsm_tickets_set(fields, field, text);
-    rv = itsm_tickets_send(&answer, call, "PATCH",
+    rv = itsm_tickets_send(&response, call, "PATCH",
                            table_url(call, table, sys_id, READ_PARAMS),
                            fields, record_subject(call, table, ticket_id));
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    record = json_object_get(answer, "result");
+    record = json_object_get(response, "result");
     if (!json_is_object(record)) {
         return itsm_tickets_unexpected(call, "no \"result\" record");
     }
@@ -638,7 +639,7 @@ static apr_status_t servicenow_kb_search(json_t **particles,
     char *terms = apr_pstrdup(p, query);
     char *c;
     const char *encoded;
-    json_t *answer = NULL;
+    json_t *response = NULL;
     json_t *result;
     json_t *record;
     json_t *articles;
@@ -660,7 +661,7 @@ static apr_status_t servicenow_kb_search(json_t **particles,
                               "^short_descriptionLIKE", terms,
                               "^ORtextLIKE", terms, NULL);
     }
-    rv = itsm_tickets_send(&answer, call, "GET",
+    rv = itsm_tickets_send(&response, call, "GET",
                            itsm_tickets_url(call, apr_psprintf(
                                p, "/api/now/table/kb_knowledge"
                                "?sysparm_query=%s&sysparm_limit=%d"
@@ -671,7 +672,7 @@ static apr_status_t servicenow_kb_search(json_t **particles,
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    result = json_object_get(answer, "result");
+    result = json_object_get(response, "result");
     if (!json_is_array(result)) {
         return itsm_tickets_unexpected(call, "no \"result\" array");
     }

@@ -115,11 +115,11 @@ static json_t *zendesk_ticket(tickets_call_t *call, const json_t *source)
     return ticket;
 }
 
-/* The ticket of a {"ticket": {...}} answer. */
-static apr_status_t answer_ticket(json_t **pticket, tickets_call_t *call,
-                                  const json_t *answer)
+/* The ticket of a {"ticket": {...}} response body. */
+static apr_status_t response_ticket(json_t **pticket, tickets_call_t *call,
+                                  const json_t *response)
 {
-    *pticket = zendesk_ticket(call, json_object_get(answer, "ticket"));
+    *pticket = zendesk_ticket(call, json_object_get(response, "ticket"));
     if (!*pticket) {
         return itsm_tickets_unexpected(call, "no \"ticket\" object with an "
                                        "id");
@@ -127,21 +127,21 @@ static apr_status_t answer_ticket(json_t **pticket, tickets_call_t *call,
     return APR_SUCCESS;
 }
 
-/* PUT {"ticket": changes} and set *panswer to the answer. */
-static apr_status_t put_ticket(json_t **panswer, tickets_call_t *call,
+/* PUT {"ticket": changes} and set *presponse to the parsed response. */
+static apr_status_t put_ticket(json_t **presponse, tickets_call_t *call,
                                const char *id, json_t *changes)
 {
     const char *number;
     json_t *body;
     apr_status_t rv;
 
-    *panswer = NULL;
+    *presponse = NULL;
     if ((rv = check_ticket_id(&number, call, id)) != APR_SUCCESS) {
         return rv;
     }
     body = itsm_json_bind(call->scratch, json_pack("{s:O}", "ticket",
                                                    changes));
-    return itsm_tickets_send(panswer, call, "PUT", ticket_url(call, number),
+    return itsm_tickets_send(presponse, call, "PUT", ticket_url(call, number),
                              body, ticket_subject(call, number));
 }
 
@@ -154,11 +154,11 @@ static apr_status_t zendesk_create(json_t **pticket, tickets_call_t *call,
                                           "createFields");
     json_t *fields;
     json_t *body;
-    json_t *answer = NULL;
+    json_t *response = NULL;
     apr_status_t rv;
 
-    /* Zendesk requires a first comment; the title stands in for a
-     * missing description. */
+    /* The title replaces a missing description, because Zendesk
+     * requires a first comment. */
     fields = json_pack("{s:s, s:{s:s}}", "subject", title, "comment",
                        "body", description ? description : title);
     body = itsm_json_bind(call->scratch, json_pack("{s:o}", "ticket",
@@ -172,31 +172,31 @@ static apr_status_t zendesk_create(json_t **pticket, tickets_call_t *call,
     if (json_is_object(extra)) {
         json_object_update_missing(fields, (json_t *)extra);
     }
-    rv = itsm_tickets_send(&answer, call, "POST",
+    rv = itsm_tickets_send(&response, call, "POST",
                            itsm_tickets_url(call, "/api/v2/tickets.json"),
                            body, NULL);
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    return answer_ticket(pticket, call, answer);
+    return response_ticket(pticket, call, response);
 }
 
 static apr_status_t zendesk_get(json_t **pticket, tickets_call_t *call,
                                 const char *ticket_id)
 {
-    json_t *answer = NULL;
+    json_t *response = NULL;
     const char *number;
     apr_status_t rv;
 
     if ((rv = check_ticket_id(&number, call, ticket_id)) != APR_SUCCESS) {
         return rv;
     }
-    rv = itsm_tickets_send(&answer, call, "GET", ticket_url(call, number),
+    rv = itsm_tickets_send(&response, call, "GET", ticket_url(call, number),
                            NULL, ticket_subject(call, number));
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    return answer_ticket(pticket, call, answer);
+    return response_ticket(pticket, call, response);
 }
 
 static apr_status_t zendesk_update(json_t **pticket, tickets_call_t *call,
@@ -204,7 +204,7 @@ static apr_status_t zendesk_update(json_t **pticket, tickets_call_t *call,
                                    const char *priority, const char *comment)
 {
     json_t *changes = itsm_json_bind(call->scratch, json_object());
-    json_t *answer = NULL;
+    json_t *response = NULL;
     apr_status_t rv;
 
     if (status) {
@@ -223,11 +223,11 @@ static apr_status_t zendesk_update(json_t **pticket, tickets_call_t *call,
                             json_pack("{s:s, s:b}", "body", comment,
                                       "public", 1));
     }
-    rv = put_ticket(&answer, call, ticket_id, changes);
+    rv = put_ticket(&response, call, ticket_id, changes);
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    return answer_ticket(pticket, call, answer);
+    return response_ticket(pticket, call, response);
 }
 
 /* Append the tickets of a page to tickets; results of the search API
@@ -292,7 +292,9 @@ static apr_status_t parse_search_cursor(apr_pool_t *p, const char *cursor,
 
 /* Filtered list through the search API, which pages by page number.  The
  * cursor keeps the page size of the first page, so that pages do not
- * overlap when the limit changes. */
+ * overlap when the limit changes.
+ * NOTE: Zendesk's search API returns at most 1000 results per query, so a
+ * filtered list ends there; the unfiltered list has no such limit. */
 static apr_status_t search_tickets(json_t **ptickets,
                                    const char **pnext_cursor,
                                    tickets_call_t *call, const char *status,
@@ -303,7 +305,7 @@ static apr_status_t search_tickets(json_t **ptickets,
     apr_int64_t page = 1;
     apr_int64_t per_page = limit;
     const char *query = "type:ticket";
-    json_t *answer = NULL;
+    json_t *response = NULL;
     json_t *results;
     json_t *tickets;
     apr_status_t rv;
@@ -332,7 +334,7 @@ static apr_status_t search_tickets(json_t **ptickets,
         query = apr_pstrcat(p, query, search_term(p, "assignee",
                                                   assigned_to), NULL);
     }
-    rv = itsm_tickets_send(&answer, call, "GET",
+    rv = itsm_tickets_send(&response, call, "GET",
                            itsm_tickets_url(call, apr_psprintf(
                                p, "/api/v2/search.json?query=%s"
                                "&sort_by=created_at&sort_order=desc"
@@ -343,7 +345,7 @@ static apr_status_t search_tickets(json_t **ptickets,
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    results = json_object_get(answer, "results");
+    results = json_object_get(response, "results");
     if (!json_is_array(results)) {
         return itsm_tickets_unexpected(call, "no \"results\" array");
     }
@@ -351,7 +353,7 @@ static apr_status_t search_tickets(json_t **ptickets,
     if ((rv = append_tickets(call, tickets, results)) != APR_SUCCESS) {
         return rv;
     }
-    if (itsm_json_string(answer, "next_page")) {
+    if (itsm_json_string(response, "next_page")) {
         *pnext_cursor = apr_psprintf(p, SEARCH_CURSOR "%" APR_INT64_T_FMT
                                      ":%" APR_INT64_T_FMT, page + 1,
                                      per_page);
@@ -385,13 +387,13 @@ static apr_status_t zendesk_list(json_t **ptickets,
 
     tickets = itsm_tickets_array_new(call);
     for (page = 0; page < ITSM_TICKETS_MAX_PAGES; ++page) {
-        json_t *answer = NULL;
+        json_t *response = NULL;
         json_t *meta;
         json_t *list;
         const char *url;
 
-        /* Each page asks for no more than is missing, so that no ticket
-         * of a page is skipped when the list stops. */
+        /* Each page requests no more tickets than are missing, so that
+         * no ticket of a page is skipped when the list stops. */
         url = apr_psprintf(p, "/api/v2/tickets.json?sort=-id"
                            "&page%%5Bsize%%5D=%d",
                            limit - (int)json_array_size(tickets));
@@ -399,19 +401,19 @@ static apr_status_t zendesk_list(json_t **ptickets,
             url = apr_pstrcat(p, url, "&page%5Bafter%5D=",
                               itsm_tickets_escape(p, after), NULL);
         }
-        rv = itsm_tickets_send(&answer, call, "GET",
+        rv = itsm_tickets_send(&response, call, "GET",
                                itsm_tickets_url(call, url), NULL, NULL);
         if (rv != APR_SUCCESS) {
             return rv;
         }
-        list = json_object_get(answer, "tickets");
+        list = json_object_get(response, "tickets");
         if (!json_is_array(list)) {
             return itsm_tickets_unexpected(call, "no \"tickets\" array");
         }
         if ((rv = append_tickets(call, tickets, list)) != APR_SUCCESS) {
             return rv;
         }
-        meta = json_object_get(answer, "meta");
+        meta = json_object_get(response, "meta");
         after = json_is_true(json_object_get(meta, "has_more"))
                 ? itsm_json_string(meta, "after_cursor") : NULL;
         if (!after || json_array_size(list) == 0
@@ -429,7 +431,7 @@ static apr_status_t zendesk_assign(json_t **pticket, tickets_call_t *call,
                                    const char *user_id)
 {
     json_t *changes = itsm_json_bind(call->scratch, json_object());
-    json_t *answer = NULL;
+    json_t *response = NULL;
     apr_int64_t user;
     apr_status_t rv;
 
@@ -446,11 +448,11 @@ static apr_status_t zendesk_assign(json_t **pticket, tickets_call_t *call,
                                  itsm_tickets_cut(call->scratch, user_id,
                                                   120));
     }
-    rv = put_ticket(&answer, call, ticket_id, changes);
+    rv = put_ticket(&response, call, ticket_id, changes);
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    return answer_ticket(pticket, call, answer);
+    return response_ticket(pticket, call, response);
 }
 
 static apr_status_t zendesk_comment(json_t **pcomment, tickets_call_t *call,
@@ -459,7 +461,7 @@ static apr_status_t zendesk_comment(json_t **pcomment, tickets_call_t *call,
 {
     apr_pool_t *p = call->scratch;
     json_t *changes = itsm_json_bind(p, json_object());
-    json_t *answer = NULL;
+    json_t *response = NULL;
     json_t *audit;
     json_t *event;
     json_t *found = NULL;
@@ -471,15 +473,15 @@ static apr_status_t zendesk_comment(json_t **pcomment, tickets_call_t *call,
     json_object_set_new(changes, "comment",
                         json_pack("{s:s, s:b}", "body", text, "public",
                                   !internal));
-    rv = put_ticket(&answer, call, ticket_id, changes);
+    rv = put_ticket(&response, call, ticket_id, changes);
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    if (!json_is_object(json_object_get(answer, "ticket"))) {
+    if (!json_is_object(json_object_get(response, "ticket"))) {
         return itsm_tickets_unexpected(call, "no \"ticket\" object");
     }
     /* The audit of the update lists the new comment among its events. */
-    audit = json_object_get(answer, "audit");
+    audit = json_object_get(response, "audit");
     json_array_foreach(json_object_get(audit, "events"), i, event) {
         const char *type = itsm_json_string(event, "type");
 
@@ -513,14 +515,14 @@ static apr_status_t zendesk_kb_search(json_t **particles,
                                       const char *query, int limit)
 {
     apr_pool_t *p = call->scratch;
-    json_t *answer = NULL;
+    json_t *response = NULL;
     json_t *results;
     json_t *result;
     json_t *articles;
     size_t i;
     apr_status_t rv;
 
-    rv = itsm_tickets_send(&answer, call, "GET",
+    rv = itsm_tickets_send(&response, call, "GET",
                            itsm_tickets_url(call, apr_psprintf(
                                p, "/api/v2/help_center/articles/search.json"
                                "?query=%s&per_page=%d",
@@ -529,7 +531,7 @@ static apr_status_t zendesk_kb_search(json_t **particles,
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    results = json_object_get(answer, "results");
+    results = json_object_get(response, "results");
     if (!json_is_array(results)) {
         return itsm_tickets_unexpected(call, "no \"results\" array");
     }

@@ -37,6 +37,7 @@
 #define DEFAULT_LOGIN_MAX_FAILURES_IP 20
 #define DEFAULT_LOGIN_WINDOW 900
 #define DEFAULT_MCP_TOOLS_PAGE 50
+#define DEFAULT_TICKET_MAX_RESPONSE (2 * 1024 * 1024)
 
 itsm_srv_cfg_t *itsm_srv_cfg(server_rec *s)
 {
@@ -70,6 +71,7 @@ void *itsm_create_srv_cfg(apr_pool_t *p, server_rec *s)
     sc->login_max_failures_ip = ITSM_UNSET;
     sc->login_window = ITSM_UNSET;
     sc->mcp_tools_page = ITSM_UNSET;
+    sc->ticket_max_response = ITSM_UNSET;
     return sc;
 }
 
@@ -113,6 +115,7 @@ void *itsm_merge_srv_cfg(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(login_window);
     MERGE_PTR(mcp_origins);
     MERGE_INT(mcp_tools_page);
+    MERGE_INT(ticket_max_response);
     return sc;
 }
 
@@ -273,8 +276,11 @@ static const char *set_outbound_int(cmd_parms *cmd, void *dc,
     itsm_srv_cfg_t *sc = itsm_srv_cfg(cmd->server);
 
     /* cmd->info selects the field: 0 connect timeout, 1 total timeout,
-     * 2 response size, 3 degraded latency. */
+     * 2 response size, 3 degraded latency, 4 ticket response size. */
     switch ((int)(apr_uintptr_t)cmd->info) {
+    case 4:
+        return parse_number(cmd, arg, 64 * 1024, 64 * 1024 * 1024,
+                            &sc->ticket_max_response);
     case 0:
         return parse_number(cmd, arg, 100, 60000, &sc->connect_timeout_ms);
     case 1:
@@ -421,6 +427,9 @@ const command_rec itsm_cmds[] = {
     AP_INIT_TAKE1("ITSMOutboundMaxResponseSize", set_outbound_int, (void *)2,
                   RSRC_CONF, "Largest outbound response body read, in "
                   "bytes (default 65536)"),
+    AP_INIT_TAKE1("ITSMTicketMaxResponseSize", set_outbound_int, (void *)4,
+                  RSRC_CONF, "Largest response body of a ticket call, in "
+                  "bytes (default 2097152)"),
     AP_INIT_TAKE1("ITSMOutboundProxy", set_proxy, NULL, RSRC_CONF,
                   "Proxy URL for outbound requests, or none (default "
                   "none; proxy environment variables are ignored)"),
@@ -557,6 +566,11 @@ static const char *finish_outbound(apr_pool_t *p, itsm_srv_cfg_t *sc)
     if (sc->degraded_ms != ITSM_UNSET) {
         probe->degraded_ms = (long)sc->degraded_ms;
     }
+
+    /* A page of tickets is far larger than a health probe's answer. */
+    sc->ticket_http = probe->http;
+    sc->ticket_http.max_response_bytes = sc->ticket_max_response != ITSM_UNSET
+        ? (apr_size_t)sc->ticket_max_response : DEFAULT_TICKET_MAX_RESPONSE;
 
     sc->health_interval_ms = 1000 * (sc->health_interval != ITSM_UNSET
                                      ? sc->health_interval

@@ -66,7 +66,7 @@ typedef struct runner_t {
     /* Set when the child's pool is destroyed: mod_dbd's connections and
      * the OAuth token cache live there, so no check may run after it. */
     volatile apr_uint32_t stopping;
-    volatile apr_uint32_t busy; /* 1 while runner_tick works */
+    volatile apr_uint32_t busy; /* 1 while runner_tick runs */
 } runner_t;
 
 /* The runner of the current configuration, NULL when checks are off. */
@@ -173,8 +173,8 @@ static void claimed_target(apr_pool_t *p, runner_t *run, const char **row,
     }
 }
 
-/* Makes a claimed integration due at once, unless it was rescheduled
- * since it was claimed until lease_text. */
+/* Makes a claimed integration due at once, unless its due time changed
+ * after the claim set it to lease_text. */
 static apr_status_t release_claim(itsm_db_t *db, const char *id,
                                   const char *lease_text)
 {
@@ -415,7 +415,8 @@ static apr_status_t runner_tick(int state, void *data, apr_pool_t *pool)
         return APR_SUCCESS;
     }
     /* busy is set before stopping is read, and runner_child_exit sets
-     * stopping before it reads busy, so one of them sees the other. */
+     * stopping before it reads busy, so at least one of them reads the
+     * other's flag as set. */
     apr_atomic_xchg32(&run->busy, 1);
     if (!apr_atomic_read32(&run->stopping)) {
         /* Full batches mean more work is due: go on until it is done. */
@@ -504,7 +505,7 @@ static int h_history(itsm_req_t *req)
     itsm_db_t *db;
     json_t *data;
     apr_status_t rv;
-    int rc, i, shown, more;
+    int rc, i, page_rows, more;
 
     rc = query_int(req, args, "limit", 1, HISTORY_MAX_LIMIT, &limit);
     if (rc == ITSM_CONTINUE) {
@@ -526,8 +527,8 @@ static int h_history(itsm_req_t *req)
     if (!itsm_integration_can_read(req, it)) {
         return itsm_send_error(req, HTTP_FORBIDDEN, "Access denied");
     }
-    /* One row more than the page shows tells whether another page
-     * follows. */
+    /* The query reads one row more than the page shows, to find out
+     * whether another page follows. */
     rv = itsm_db_select(db, ITSM_Q_health_history,
                         ITSM_ARGS(it->id, itsm_i64toa(p, before),
                                   itsm_i64toa(p, limit + 1)), &rows);
@@ -535,9 +536,9 @@ static int h_history(itsm_req_t *req)
         return itsm_send_db_error(req, rv, db, "Error fetching history");
     }
     more = rows->nrows > limit;
-    shown = more ? (int)limit : rows->nrows;
+    page_rows = more ? (int)limit : rows->nrows;
     data = json_array();
-    for (i = 0; i < shown; i++) {
+    for (i = 0; i < page_rows; i++) {
         const char **row = rows->rows[i];
         json_t *check = json_pack("{s:s, s:s, s:s}", "checkedAt",
                                   itsm_time_format(p, row_int(row[1])),
@@ -552,9 +553,9 @@ static int h_history(itsm_req_t *req)
     }
     /* The cursor is the id of the oldest row shown, for ?before=. */
     return itsm_send(req, HTTP_OK, json_pack("{s:b, s:i, s:o, s:o}",
-                     "success", 1, "count", shown, "data", data,
+                     "success", 1, "count", page_rows, "data", data,
                      "nextBefore", more
-                     ? json_string(rows->rows[shown - 1][0])
+                     ? json_string(rows->rows[page_rows - 1][0])
                      : json_null()));
 }
 

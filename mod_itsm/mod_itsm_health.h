@@ -14,8 +14,9 @@ extern const itsm_route_t itsm_health_routes[];
  * post_config before mod_watchdog's own. Returns an error text or NULL. */
 const char *itsm_health_runner_register(apr_pool_t *pconf, server_rec *s);
 
-/* Makes the child wait, when its pool is destroyed, until the runner has
- * stored its results and handed back its claims; called from child_init. */
+/* Registers a cleanup of pchild that stops the runner and waits until it
+ * has stored its results and handed back its claims. Called from
+ * child_init. */
 void itsm_health_child_init(apr_pool_t *pchild, server_rec *s);
 
 #endif

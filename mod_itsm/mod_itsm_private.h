@@ -64,10 +64,12 @@ typedef struct itsm_srv_cfg_t {
     apr_int64_t login_window;           /* seconds */
     apr_array_header_t *mcp_origins;    /* allowed Origin values */
     apr_int64_t mcp_tools_page;         /* tools per tools/list page */
+    apr_int64_t ticket_max_response;    /* bytes */
 
     /* Filled in post_config. */
     apr_int64_t health_interval_ms;
     itsm_probe_config_t runner_probe;   /* probe with the runner's limits */
+    itsm_http_policy_t ticket_http;     /* ticket calls: larger bodies */
     itsm_vault_t *vault;
     itsm_probe_config_t probe;
     itsm_jwt_config_t jwt;

@@ -57,7 +57,7 @@ apr_status_t itsm_ticket_run(itsm_req_t *req, const itsm_integration_t *it,
     memset(&ctx, 0, sizeof(ctx));
     ctx.pool = p;
     ctx.target = &target;
-    ctx.http = &req->sc->probe.http;
+    ctx.http = &req->sc->ticket_http;
     ctx.integration_id = it->id;
     ctx.integration_name = it->name;
 

@@ -712,6 +712,9 @@ sub _system_error {
                                    ? (description => $detail) : ()) });
 }
 
+# NOTE: Retry-After is what the services send with a 429; the Jira,
+# Confluence and ServiceNow bodies here are plausible shapes of their
+# error formats, not copies of real 429 bodies.
 sub _rate_limited {
     my ($path, $retry_after) = @_;
     my $system = _system_of($path // '') // 'other';
