@@ -344,3 +344,12 @@ apr_status_t itsm_db_end(itsm_db_t *db, int commit)
     }
     return APR_SUCCESS;
 }
+
+apr_status_t itsm_db_finish(itsm_db_t *db, apr_status_t rv)
+{
+    if (rv == APR_SUCCESS) {
+        return itsm_db_end(db, 1);
+    }
+    itsm_db_end(db, 0);
+    return rv;
+}

@@ -75,6 +75,11 @@ apr_status_t itsm_db_begin(itsm_db_t *db);
 /* Commits (commit = 1) or rolls back the open transaction. */
 apr_status_t itsm_db_end(itsm_db_t *db, int commit);
 
+/* Ends the open transaction as the work in it went: commits when rv is
+ * APR_SUCCESS and returns the commit's status, else rolls back and
+ * returns rv. */
+apr_status_t itsm_db_finish(itsm_db_t *db, apr_status_t rv);
+
 /* Passes a compound-literal argument list with its length. */
 #define ITSM_ARGS(...) \
     (int)(sizeof((const char *[]){__VA_ARGS__}) / sizeof(const char *)), \

@@ -804,11 +804,7 @@ static apr_status_t store_integration(itsm_req_t *req, itsm_db_t *db,
         rv = itsm_audit(req, db, e->action, "integration", it->id,
                         ITSM_AUDIT_SUCCESS, e->details);
     }
-    if (rv == APR_SUCCESS) {
-        return itsm_db_end(db, 1);
-    }
-    itsm_db_end(db, 0);
-    return rv;
+    return itsm_db_finish(db, rv);
 }
 
 /* ---------------------------------------------------------------------
@@ -1183,12 +1179,7 @@ static int h_delete(itsm_req_t *req)
                                                       it->name, "type",
                                                       it->type));
     }
-    if (rv == APR_SUCCESS) {
-        rv = itsm_db_end(db, 1);
-    }
-    else {
-        itsm_db_end(db, 0);
-    }
+    rv = itsm_db_finish(db, rv);
     if (rv != APR_SUCCESS) {
         return send_store_error(req, rv, db, "Error deleting integration");
     }
@@ -1282,11 +1273,7 @@ apr_status_t itsm_integration_record_health(itsm_db_t *db,
     if (rv == APR_SUCCESS && nrows > 0) {
         rv = itsm_integration_add_history(db, id, res, checked_at);
     }
-    if (rv == APR_SUCCESS) {
-        return itsm_db_end(db, 1);
-    }
-    itsm_db_end(db, 0);
-    return rv;
+    return itsm_db_finish(db, rv);
 }
 
 apr_status_t itsm_integration_check_now(itsm_req_t *req, itsm_db_t *db,

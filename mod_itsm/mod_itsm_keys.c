@@ -313,7 +313,7 @@ static int h_create(itsm_req_t *req)
                         json_pack("{s:s, s:s, s:s}", "name", k->name,
                                   "userId", k->user_id, "scope", k->scope));
     }
-    rv = rv == APR_SUCCESS ? itsm_db_end(db, 1) : (itsm_db_end(db, 0), rv);
+    rv = itsm_db_finish(db, rv);
     if (rv != APR_SUCCESS) {
         return itsm_send_db_error(req, rv, db, "Error creating API key");
     }
@@ -404,7 +404,7 @@ static int h_revoke(itsm_req_t *req)
                         json_pack("{s:s, s:s}", "name", k->name,
                                   "userId", k->user_id));
     }
-    rv = rv == APR_SUCCESS ? itsm_db_end(db, 1) : (itsm_db_end(db, 0), rv);
+    rv = itsm_db_finish(db, rv);
     if (rv != APR_SUCCESS) {
         return itsm_send_db_error(req, rv, db, "Error revoking API key");
     }

@@ -128,11 +128,7 @@ apr_status_t itsm_user_create(itsm_db_t *db, itsm_pwgate_t *gate,
                         json_pack("{s:s, s:s}", "email", u->email,
                                   "role", u->role));
     }
-    if (rv == APR_SUCCESS) {
-        return itsm_db_end(db, 1);
-    }
-    itsm_db_end(db, 0);
-    return rv;
+    return itsm_db_finish(db, rv);
 }
 
 /* Runs one change statement and its audit row in a transaction. Returns
@@ -156,11 +152,7 @@ static apr_status_t exec_audited(itsm_req_t *req, itsm_db_t *db,
         rv = itsm_audit(req, db, action, "user", target_id,
                         ITSM_AUDIT_SUCCESS, json_incref(details));
     }
-    if (rv == APR_SUCCESS) {
-        return itsm_db_end(db, 1);
-    }
-    itsm_db_end(db, 0);
-    return rv;
+    return itsm_db_finish(db, rv);
 }
 
 /* ---------------------------------------------------------------------
@@ -613,12 +605,7 @@ static int h_delete(itsm_req_t *req)
                                                       u->email, "role",
                                                       u->role));
     }
-    if (rv == APR_SUCCESS) {
-        rv = itsm_db_end(db, 1);
-    }
-    else {
-        itsm_db_end(db, 0);
-    }
+    rv = itsm_db_finish(db, rv);
     if (rv != APR_SUCCESS) {
         return itsm_send_db_error(req, rv, db, "Error deleting user");
     }
