@@ -22,6 +22,7 @@
 #include <http_log.h>
 #include <http_request.h>
 #include <http_core.h>
+#include <http_protocol.h>
 #include <ap_mpm.h>
 #include <unixd.h>
 
@@ -350,6 +351,9 @@ static void itsm_register_hooks(apr_pool_t *p)
     ap_hook_child_init(itsm_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(itsm_api_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(itsm_mcp_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_insert_error_filter(itsm_api_insert_error_filter, NULL, NULL,
+                                APR_HOOK_MIDDLE);
+    itsm_api_register_filters();
 }
 
 AP_DECLARE_MODULE(itsm) = {

@@ -16,6 +16,7 @@
 #include <http_log.h>
 #include <util_filter.h>
 #include <util_script.h>
+#include <ap_expr.h>
 
 #include "mod_itsm_api.h"
 #include "mod_itsm_audit.h"
@@ -508,6 +509,104 @@ static const itsm_route_t *route_request(itsm_req_t *req, const char **pallow)
         }
         *strrchr(base, '/') = '\0';
     }
+}
+
+/* ---------------------------------------------------------------------
+ * Errors that httpd itself raises for a request to the API or /mcp, such
+ * as 403 from Require or 413 from LimitRequestBody, would come as an HTML
+ * page; this filter sends them as JSON in the same envelope.
+ */
+
+#define JSON_ERROR_FILTER "ITSM_JSON_ERROR"
+
+static const char *error_message(int status)
+{
+    switch (status) {
+    case HTTP_FORBIDDEN:
+        return "Access denied";
+    case HTTP_NOT_FOUND:
+        return "Resource not found";
+    case HTTP_UNAUTHORIZED:
+        return "Authentication required";
+    case HTTP_REQUEST_ENTITY_TOO_LARGE:
+        return "Request body is too large";
+    case HTTP_BAD_REQUEST:
+        return "Bad request";
+    default:
+        return status >= 500 ? "Internal server error" : "Request failed";
+    }
+}
+
+/* Returns the handler that SetHandler gives the request, also when httpd
+ * stopped before setting r->handler. */
+static const char *configured_handler(request_rec *r)
+{
+    core_dir_config *d = ap_get_core_module_config(r->per_dir_config);
+    const char *err = NULL, *h;
+
+    if (r->handler) {
+        return r->handler;
+    }
+    if (!d || !d->expr_handler) {
+        return NULL;
+    }
+    h = ap_expr_str_exec(r, d->expr_handler, &err);
+    return err ? NULL : h;
+}
+
+static apr_status_t json_error_filter(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    request_rec *r = f->r;
+    const char *text, *handler;
+    apr_bucket *b;
+    json_t *body;
+    int eos = 0;
+
+    for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb);
+         b = APR_BUCKET_NEXT(b)) {
+        eos |= APR_BUCKET_IS_EOS(b);
+    }
+    /* httpd's HTML page is dropped; the JSON goes out with the EOS. */
+    apr_brigade_cleanup(bb);
+    if (!eos) {
+        return APR_SUCCESS;
+    }
+    handler = configured_handler(r);
+    if (handler && strcmp(handler, "itsm-mcp") == 0) {
+        body = json_pack("{s:s, s:n, s:{s:i, s:s}}", "jsonrpc", "2.0", "id",
+                         "error", "code", -32600, "message",
+                         error_message(r->status));
+    }
+    else {
+        body = json_pack("{s:b, s:s}", "success", 0, "message",
+                         error_message(r->status));
+    }
+    text = itsm_json_dump(r->pool, body);
+    json_decref(body);
+    ap_set_content_type(r, "application/json");
+    ap_set_content_length(r, strlen(text));
+    ap_remove_output_filter(f);
+    if (!r->header_only) {
+        apr_brigade_write(bb, NULL, NULL, text, strlen(text));
+    }
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(bb->bucket_alloc));
+    return ap_pass_brigade(f->next, bb);
+}
+
+void itsm_api_insert_error_filter(request_rec *r)
+{
+    const char *handler = configured_handler(r);
+
+    if (handler && (strcmp(handler, "itsm-api") == 0
+                    || strcmp(handler, "itsm-mcp") == 0)) {
+        ap_add_output_filter(JSON_ERROR_FILTER, NULL, r, r->connection);
+    }
+}
+
+void itsm_api_register_filters(void)
+{
+    ap_register_output_filter(JSON_ERROR_FILTER, json_error_filter, NULL,
+                              AP_FTYPE_RESOURCE);
 }
 
 int itsm_api_handler(request_rec *r)

@@ -76,6 +76,10 @@ extern const itsm_route_t itsm_user_routes[];
 
 int itsm_api_handler(request_rec *r);
 
+/* Makes httpd's own error responses for the API and /mcp JSON. */
+void itsm_api_insert_error_filter(request_rec *r);
+void itsm_api_register_filters(void);
+
 /* Sends body (whose reference this takes) as the JSON response. */
 int itsm_send(itsm_req_t *req, int status, json_t *body);
 
