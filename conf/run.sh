@@ -74,4 +74,5 @@ awk -v port="$port" -v var="$var" -v top="$top" -v libexec="$libexecdir" \
     "$top/conf/run.conf.in" > "$var/httpd.conf"
 
 echo "run: serving http://127.0.0.1:$port/api (Ctrl-C stops)"
-exec apache2 -f "$var/httpd.conf" -DFOREGROUND
+# apache2 lives in /usr/sbin, which an ordinary user's PATH may lack.
+exec "$(apxs -q SBINDIR)/apache2" -f "$var/httpd.conf" -DFOREGROUND

@@ -631,12 +631,12 @@ int itsm_api_handler(request_rec *r)
     route = route_request(req, &allow);
     if (!route) {
         if (*allow) {
-            apr_table_setn(r->err_headers_out, "Allow", allow);
             if (r->method_number == M_OPTIONS) {
                 apr_table_setn(r->headers_out, "Allow", allow);
                 r->status = HTTP_NO_CONTENT;
                 return OK;
             }
+            apr_table_setn(r->err_headers_out, "Allow", allow);
             return itsm_send_error(req, HTTP_METHOD_NOT_ALLOWED,
                 apr_psprintf(r->pool, "Method %s is not allowed here; "
                              "allowed: %s", r->method, allow));

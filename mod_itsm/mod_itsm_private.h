@@ -20,7 +20,7 @@
 #define ITSM_VERSION "0.1.0"
 
 /* Stable tags for log messages at debug level and above, ITSM00001 on;
- * each number is used once (t/check-logtags.sh checks it). */
+ * each number is used once (t/api/logtags.t checks it). */
 #define ITSM_LOGNO(n) "ITSM" #n ": "
 
 extern module AP_MODULE_DECLARE_DATA itsm_module;
