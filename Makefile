@@ -24,7 +24,7 @@ LIBS      := -ljansson -ljwt -lcurl -lsodium
 DEB_PACKAGES := apache2 apache2-dev libaprutil1-dbd-sqlite3 libaprutil1-dbd-pgsql \
 	libjansson-dev libjwt-dev libcurl4-openssl-dev libsodium-dev \
 	libapache2-mod-perl2 libwww-perl libhttp-daemon-perl libio-socket-ssl-perl \
-	libjson-perl sqlite3 openssl ca-certificates passwd nodejs
+	libjson-perl sqlite3 openssl ca-certificates passwd nodejs jq
 
 .PHONY: all deps install run test test-suite clean
 
