@@ -94,8 +94,8 @@ void itsm_check_apply(const itsm_check_policy_t *policy,
     /* Repeated failed logins can lock the service account, so rejected
      * credentials double the wait each time. */
     if (itsm_check_is_auth_failure(res)) {
-        /* The cap limits the doubling only: a cap below the interval must
-         * not make rejected credentials tried more often than others. */
+        /* The cap limits only the doubling, so a cap below the interval
+         * never shortens the wait after rejected credentials. */
         apr_int64_t cap = policy->max_backoff_ms > wait
                           ? policy->max_backoff_ms : wait;
 
