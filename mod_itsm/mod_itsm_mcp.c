@@ -98,6 +98,23 @@ json_t *itsm_mcp_tool_error(const char *message)
  * additionalProperties false).
  */
 
+/* Counts the characters (code points) of a UTF-8 string, the unit of JSON
+ * Schema's minLength and maxLength, where json_string_length counts
+ * bytes. */
+static json_int_t string_length(json_t *value)
+{
+    const unsigned char *s = (const unsigned char *)json_string_value(value);
+    size_t i, n = json_string_length(value);
+    json_int_t count = 0;
+
+    for (i = 0; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80) {
+            count++;
+        }
+    }
+    return count;
+}
+
 static const char *check_type(apr_pool_t *p, const char *name,
                               json_t *value, json_t *schema)
 {
@@ -112,23 +129,24 @@ static const char *check_type(apr_pool_t *p, const char *name,
     if ((strcmp(type, "string") == 0 && !json_is_string(value))
         || (strcmp(type, "integer") == 0 && !json_is_integer(value))
         || (strcmp(type, "boolean") == 0 && !json_is_boolean(value))) {
-        return apr_psprintf(p, "Argument '%s' must be a %s, not %s.", name,
-                            type, itsm_json_type_name(value));
+        return apr_psprintf(p, "Argument '%s' must be %s %s, not %s.",
+                            name, type[0] == 'i' ? "an" : "a", type,
+                            itsm_json_type_name(value));
     }
     if (json_is_string(value)) {
         limit = json_object_get(schema, "minLength");
         if (json_is_integer(limit)
-            && (json_int_t)json_string_length(value)
-               < json_integer_value(limit)) {
+            && string_length(value) < json_integer_value(limit)) {
             return apr_psprintf(p, "Argument '%s' must not be empty.", name);
         }
         limit = json_object_get(schema, "maxLength");
         if (json_is_integer(limit)
-            && (json_int_t)json_string_length(value)
-               > json_integer_value(limit)) {
+            && string_length(value) > json_integer_value(limit)) {
+            /* apr_psprintf does not support the "lld" of
+             * JSON_INTEGER_FORMAT, so the value goes as apr_int64_t. */
             return apr_psprintf(p, "Argument '%s' must be at most %"
-                                JSON_INTEGER_FORMAT " characters.", name,
-                                json_integer_value(limit));
+                                APR_INT64_T_FMT " characters.", name,
+                                (apr_int64_t)json_integer_value(limit));
         }
     }
     if (json_is_integer(value)) {
@@ -140,10 +158,9 @@ static const char *check_type(apr_pool_t *p, const char *name,
             || (json_is_integer(max)
                 && json_integer_value(value) > json_integer_value(max))) {
             return apr_psprintf(p, "Argument '%s' must be from %"
-                                JSON_INTEGER_FORMAT " to %"
-                                JSON_INTEGER_FORMAT ".", name,
-                                json_integer_value(min),
-                                json_integer_value(max));
+                                APR_INT64_T_FMT " to %" APR_INT64_T_FMT ".",
+                                name, (apr_int64_t)json_integer_value(min),
+                                (apr_int64_t)json_integer_value(max));
         }
     }
     choices = json_object_get(schema, "enum");
@@ -270,7 +287,9 @@ static int m_tools_call(itsm_req_t *req, json_t *id, json_t *params)
             tool = &itsm_mcp_tools[i];
         }
     }
-    if (!tool || (req->caller->read_only && !tool->read_only)) {
+    /* itsm_mcp_call_tool rejects a write tool called with a read-scoped
+     * API key, as a tool result with an audit row. */
+    if (!tool) {
         return send_rpc_error(req, HTTP_OK, id, RPC_INVALID_PARAMS,
                               apr_pstrcat(req->r->pool, "Unknown tool: ",
                                           name, NULL));
@@ -415,6 +434,18 @@ int itsm_mcp_handler(request_rec *r)
     req->realm = "mcp";
     req->mcp = 1;
 
+    /* When httpd's HTTP_IN filter rejects the body's framing (a bad chunk
+     * size), ap_die() redirects the error to this URI as a GET, through
+     * the custom response that itsm_read_body sets. It gets the original
+     * status here, not the 405 of a GET. */
+    if (r->prev && ap_is_HTTP_ERROR(r->status)) {
+        r->connection->keepalive = AP_CONN_CLOSE;
+        return send_rpc_error(req, r->status, NULL, RPC_INVALID_REQUEST,
+                              r->status == HTTP_BAD_REQUEST
+                              ? "Invalid chunked encoding of the request "
+                                "body"
+                              : ap_get_status_line(r->status) + 4);
+    }
     if (r->method_number != M_POST || r->header_only) {
         apr_table_setn(r->err_headers_out, "Allow", "POST");
         return send_rpc_error(req, HTTP_METHOD_NOT_ALLOWED, NULL,

@@ -246,6 +246,27 @@ static int check_enum(itsm_req_t *req, json_t *args, const char *key,
                            values[0], values[1], values[2], values[3]));
 }
 
+/* Writes the audit row of a ticket change, with the error text of a
+ * failed one. */
+static void audit_change(itsm_req_t *req, const itsm_integration_t *it,
+                         const char *action, json_t *args, apr_status_t rv,
+                         const char *err)
+{
+    json_t *details;
+    itsm_db_t *db;
+
+    if (itsm_db_acquire(req->r, &db) != APR_SUCCESS) {
+        return;
+    }
+    details = json_pack("{s:O}", "arguments", args);
+    if (rv != APR_SUCCESS) {
+        json_object_set_new(details, "error", json_string(err ? err : ""));
+    }
+    itsm_audit(req, db, action, "integration", it->id,
+               rv == APR_SUCCESS ? ITSM_AUDIT_SUCCESS : ITSM_AUDIT_FAILURE,
+               details);
+}
+
 /* Runs op, writes the audit row of a change (audit_action not NULL), and
  * sends the result in the API's envelope with status. */
 static int run_and_send(itsm_req_t *req, itsm_integration_t *it,
@@ -254,20 +275,11 @@ static int run_and_send(itsm_req_t *req, itsm_integration_t *it,
 {
     const char *err = NULL;
     json_t *result = NULL, *body;
-    itsm_db_t *db;
     apr_status_t rv;
 
     rv = itsm_ticket_run(req, it, op, args, &result, &err);
-    if (audit_action && itsm_db_acquire(req->r, &db) == APR_SUCCESS) {
-        json_t *details = json_pack("{s:O}", "arguments", args);
-
-        if (rv != APR_SUCCESS) {
-            json_object_set_new(details, "error", json_string(err ? err
-                                                              : ""));
-        }
-        itsm_audit(req, db, audit_action, "integration", it->id,
-                   rv == APR_SUCCESS ? ITSM_AUDIT_SUCCESS
-                                     : ITSM_AUDIT_FAILURE, details);
+    if (audit_action) {
+        audit_change(req, it, audit_action, args, rv, err);
     }
     if (rv != APR_SUCCESS) {
         return send_ticket_error(req, rv, err);
@@ -415,6 +427,9 @@ static int h_update(itsm_req_t *req)
                                           &result, &err);
 
         if (rv != APR_SUCCESS) {
+            /* The update step is skipped, and the failed request still
+             * gets the audit row of a change. */
+            audit_change(req, it, "ticket.update", args, rv, err);
             return send_ticket_error(req, rv, err);
         }
         json_decref(result);

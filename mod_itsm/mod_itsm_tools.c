@@ -356,17 +356,15 @@ json_t *itsm_mcp_tool_json(apr_pool_t *p, const itsm_mcp_tool_t *tool)
 {
     json_t *input = json_loads(tool->input_schema, 0, NULL);
     json_t *output = json_loads(tool->output_schema, 0, NULL);
-    json_t *annotations = json_pack("{s:s, s:b, s:b}", "title", tool->title,
+    /* Every hint is given, because an absent destructiveHint means true
+     * and an absent idempotentHint false to a client. */
+    json_t *annotations = json_pack("{s:s, s:b, s:b, s:b, s:b}",
+                                    "title", tool->title,
                                     "readOnlyHint", tool->read_only,
+                                    "destructiveHint", tool->destructive,
+                                    "idempotentHint", tool->idempotent,
                                     "openWorldHint", tool->open_world);
 
-    /* The other hints mean something only for tools that change state. */
-    if (!tool->read_only) {
-        json_object_set_new(annotations, "destructiveHint",
-                            json_boolean(tool->destructive));
-        json_object_set_new(annotations, "idempotentHint",
-                            json_boolean(tool->idempotent));
-    }
     return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o}", "name", tool->name,
                      "title", tool->title, "description", tool->description,
                      "inputSchema", input ? input : json_object(),
@@ -374,16 +372,30 @@ json_t *itsm_mcp_tool_json(apr_pool_t *p, const itsm_mcp_tool_t *tool)
                      "annotations", annotations);
 }
 
-/* A copy of the arguments for the audit log, with long text cut short. */
-static json_t *audit_arguments(json_t *args)
+/* Copies the arguments for the audit log, with long text cut short. Only
+ * the arguments that the input schema declares are copied, because a
+ * call may carry any others, credentials included, and is rejected for
+ * them. */
+static json_t *audit_arguments(json_t *args, json_t *schema)
 {
+    json_t *props = json_object_get(schema, "properties");
     json_t *copy = json_object(), *v;
-    const char *key;
+    const char *key, *text;
+    size_t len;
 
     json_object_foreach(args, key, v) {
+        if (!json_object_get(props, key)) {
+            continue;
+        }
         if (json_is_string(v) && json_string_length(v) > AUDIT_VALUE_MAX) {
-            json_object_set_new(copy, key, json_stringn(json_string_value(v),
-                                                        AUDIT_VALUE_MAX));
+            /* The cut must not split a UTF-8 sequence, or jansson
+             * rejects the string. */
+            text = json_string_value(v);
+            len = AUDIT_VALUE_MAX;
+            while (len > 0 && ((unsigned char)text[len] & 0xC0) == 0x80) {
+                len--;
+            }
+            json_object_set_new(copy, key, json_stringn(text, len));
         }
         else {
             json_object_set(copy, key, v);
@@ -402,7 +414,14 @@ json_t *itsm_mcp_call_tool(itsm_req_t *req, const itsm_mcp_tool_t *tool,
     int failed;
 
     schema = itsm_json_bind(p, json_loads(tool->input_schema, 0, NULL));
-    err = itsm_mcp_check_arguments(p, args, schema);
+    if (req->caller->read_only && !tool->read_only) {
+        err = apr_pstrcat(p, "A read-scoped API key may call only read-only "
+                          "tools, and ", tool->name, " changes data; use a "
+                          "key with write scope.", NULL);
+    }
+    else {
+        err = itsm_mcp_check_arguments(p, args, schema);
+    }
     if (!err && tool->needs_integration) {
         if (itsm_db_acquire(req->r, &db) != APR_SUCCESS) {
             err = "The registry is not available right now; try again "
@@ -410,6 +429,11 @@ json_t *itsm_mcp_call_tool(itsm_req_t *req, const itsm_mcp_tool_t *tool,
         }
         else {
             err = resolve_integration(req, db, args, &req->mcp_integration);
+        }
+        if (err) {
+            /* On failure it may point to a candidate that was not used,
+             * which the audit row must not name. */
+            req->mcp_integration = NULL;
         }
         if (!err && !req->mcp_integration->is_active
             && tool->op != ITSM_TICKET_NONE) {
@@ -428,7 +452,7 @@ json_t *itsm_mcp_call_tool(itsm_req_t *req, const itsm_mcp_tool_t *tool,
                    ? req->mcp_integration->id : NULL,
                    failed ? ITSM_AUDIT_FAILURE : ITSM_AUDIT_SUCCESS,
                    json_pack("{s:s, s:o}", "tool", tool->name, "arguments",
-                             audit_arguments(args)));
+                             audit_arguments(args, schema)));
     }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, req->r, ITSM_LOGNO(00070)
                   "MCP tool %s by %s on %s: %s", tool->name,
