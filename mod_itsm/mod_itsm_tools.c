@@ -222,6 +222,14 @@ static json_t *t_check_health(itsm_req_t *req, const itsm_mcp_tool_t *tool,
     json_t *health;
     itsm_db_t *db;
 
+    /* As POST /api/integration/:id/check-health: the probe contacts the
+     * service with the stored credentials and records the result. */
+    if (!itsm_integration_can_manage(req, it)) {
+        return itsm_mcp_tool_error("Only admins, the integration's creator "
+                                   "and its managers may run a health "
+                                   "check; the last result is in "
+                                   "get_integration.");
+    }
     if (itsm_db_acquire(req->r, &db) != APR_SUCCESS
         || itsm_integration_check_now(req, db, it) != APR_SUCCESS) {
         return itsm_mcp_tool_error("The health check ran but its result "
@@ -281,14 +289,15 @@ const itsm_mcp_tool_t itsm_mcp_tools[] = {
       1, 0, 1, 0, 1, ITSM_TICKET_NONE, t_get_integration },
     { "check_integration_health", "Check integration health",
       "Probes the integration now with its stored credentials and reports "
-      "healthy, degraded or unhealthy with the reason.",
+      "healthy, degraded or unhealthy with the reason. Admins, its creator "
+      "and its managers only.",
       OBJECT_OF(TARGET_PROPS, ""),
       OUTPUT_OF("\"integration\":{\"type\":\"string\"},\"status\":{\"type\":"
                 "\"string\"},\"message\":{\"type\":\"string\"},"
                 "\"lastChecked\":{\"type\":\"string\"},\"latencyMs\":{\"type\":"
                 "\"integer\"},\"httpStatus\":{\"type\":\"integer\"}",
                 "\"integration\",\"status\",\"message\",\"lastChecked\""),
-      1, 0, 1, 1, 1, ITSM_TICKET_NONE, t_check_health },
+      0, 0, 1, 1, 1, ITSM_TICKET_NONE, t_check_health },
     { "create_ticket", "Create a ticket",
       "Creates a ticket (Jira issue, ServiceNow incident, Zendesk ticket) "
       "in the integration's system.",

@@ -91,7 +91,7 @@ sub tool_names {
 my %annotated = map { $_->{name} => $_->{annotations} }
                 @{ rpc($admin, 'tools/list', {})->{json}{result}{tools} };
 my @read_only = sort grep { $annotated{$_}{readOnlyHint} } keys %annotated;
-ok t_cmp(scalar @read_only, 6, 'six read-only tools');
+ok t_cmp(scalar @read_only, 5, 'five read-only tools');
 
 for my $case ([ 'read key', $read_key ], [ 'read jwt', $read_jwt ]) {
     my ($what, $credentials) = @$case;

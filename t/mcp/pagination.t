@@ -75,12 +75,12 @@ for my $bad ('not-a-cursor', '-1', '', 3) {
              : undef, -32602, "cursor '$bad' is invalid params");
 }
 
-# A read-scoped key pages through the six read-only tools.
+# A read-scoped key pages through the five read-only tools.
 my $user = new_user(role => 'user');
 my $read_key = api_key($user->{id}, 'read');
 ($sizes, $names) = all_pages($read_key);
-ok t_cmp(join(',', @$sizes), '3,3', 'read key page sizes');
+ok t_cmp(join(',', @$sizes), '3,2', 'read key page sizes');
 my %annotations = map { $_->{name} => $_->{annotations} } @{ $main->{tools} };
 ok t_cmp(scalar(grep { !$annotations{$_}{readOnlyHint} } @$names), 0,
          'read key pages are read-only');
-ok t_cmp(scalar @$names, 6, 'read key sees six');
+ok t_cmp(scalar @$names, 5, 'read key sees five');

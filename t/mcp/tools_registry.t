@@ -14,7 +14,7 @@ use ItsmTest;
 use ItsmIntegration;
 use ItsmMcp;
 
-plan tests => 53;
+plan tests => 56;
 
 my $admin = admin_token();
 my $integrator = new_user(role => 'integrator');
@@ -179,6 +179,16 @@ $result = tool($manager->{token}, 'check_integration_health',
 ok t_cmp(($result->{structuredContent} // {})->{status}, 'inactive',
          'inactive health');
 ok t_cmp(scalar $mock->requests, 0, 'inactive is not probed');
+
+# Integrators may use every integration, but a health check, as on /api,
+# is for admins, the creator and managers.
+$mock->clear_requests;
+$result = tool($integrator->{token}, 'check_integration_health',
+               { integration => $m });
+ok t_cmp($result->{isError}, JSON::PP::true, 'integrator health refused');
+ok t_cmp(($result->{content}[0] // {})->{text}, qr/managers may run/,
+         'integrator health message');
+ok t_cmp(scalar $mock->requests, 0, 'refused health sends nothing');
 
 # --- inactive integrations ------------------------------------------------
 
