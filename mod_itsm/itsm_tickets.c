@@ -83,33 +83,63 @@ apr_status_t itsm_tickets_unexpected(tickets_call_t *call,
                              call->adapter->system, problem);
 }
 
-/* Replace every secret credential value of the target that occurs in s. */
+/* Replaces every occurrence of secret in s with a mask. */
+static char *mask_one(apr_pool_t *p, char *s, const char *secret,
+                      apr_size_t len)
+{
+    static const char mask[] = "[redacted]";
+    apr_size_t from = 0;
+    char *hit;
+
+    if (len < SECRET_MIN_LEN) {
+        return s;
+    }
+    /* The search goes on after the mask, which may contain the secret
+     * itself. */
+    while ((hit = strstr(s + from, secret)) != NULL) {
+        from = (apr_size_t)(hit - s) + sizeof(mask) - 1;
+        *hit = '\0';
+        s = apr_pstrcat(p, s, mask, hit + len, NULL);
+    }
+    return s;
+}
+
+/* Replaces every secret credential value of the target that occurs in s,
+ * and the credentials of the authentication headers sent, in the forms a
+ * service may echo: a Basic header's base64, an OAuth access token. */
 static char *mask_secrets(apr_pool_t *p, const tickets_call_t *call,
                           char *s)
 {
     static const char *const secret_keys[] = {
         "password", "apiToken", "token", "apiKey", "clientSecret", NULL
     };
-    static const char mask[] = "[redacted]";
     int i;
 
     for (i = 0; secret_keys[i]; ++i) {
         const char *secret = itsm_json_string(call->target->credentials,
                                               secret_keys[i]);
-        apr_size_t len = secret ? strlen(secret) : 0;
-        apr_size_t from = 0;
-        char *hit;
 
-        if (len < SECRET_MIN_LEN) {
+        if (secret) {
+            s = mask_one(p, s, secret, strlen(secret));
+        }
+    }
+    for (i = 0; call->auth && i < call->auth->nelts; ++i) {
+        const char *value = strchr(APR_ARRAY_IDX(call->auth, i,
+                                                 const char *), ':');
+        const char *space;
+
+        if (!value) {
             continue;
         }
-        /* The search goes on after the mask, which may contain the
-         * secret itself. */
-        while ((hit = strstr(s + from, secret)) != NULL) {
-            from = (apr_size_t)(hit - s) + sizeof(mask) - 1;
-            *hit = '\0';
-            s = apr_pstrcat(p, s, mask, hit + len, NULL);
+        for (++value; *value == ' '; ++value) {
         }
+        /* "Basic <base64>" and "Bearer <token>": the part after the
+         * scheme is the secret; other headers carry it whole. */
+        space = strchr(value, ' ');
+        if (space) {
+            value = space + 1;
+        }
+        s = mask_one(p, s, value, strlen(value));
     }
     return s;
 }

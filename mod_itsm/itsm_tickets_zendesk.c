@@ -331,6 +331,13 @@ static apr_status_t search_tickets(json_t **ptickets,
         }
     }
     if (assigned_to) {
+        /* Zendesk's search syntax has no escape for '"', so a value with
+         * one could add search terms of its own. */
+        if (strpbrk(assigned_to, "\"\\")) {
+            return itsm_tickets_fail(call, APR_EINVAL, "The assignee filter "
+                                     "must be a user id or an e-mail "
+                                     "address, without quotes.");
+        }
         query = apr_pstrcat(p, query, search_term(p, "assignee",
                                                   assigned_to), NULL);
     }

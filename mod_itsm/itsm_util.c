@@ -133,7 +133,9 @@ apr_status_t itsm_time_parse(const char *s, apr_int64_t *pms)
     tm.tm_min = min;
     tm.tm_sec = sec;
     secs = timegm(&tm);
-    if (secs == (time_t)-1) {
+    /* timegm rolls 2030-02-31 over into March; such a date is invalid. */
+    if (secs == (time_t)-1 || !gmtime_r(&secs, &tm)
+        || tm.tm_mday != day || tm.tm_mon != mon - 1) {
         return APR_EINVAL;
     }
     *pms = (apr_int64_t)secs * 1000 + millis;

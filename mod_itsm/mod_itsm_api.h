@@ -38,6 +38,7 @@ typedef struct itsm_user_t {
     apr_int64_t created_at;
     apr_int64_t updated_at;
     const char *password_hash;
+    apr_int64_t row_version;    /* raised by every change of the row */
 } itsm_user_t;
 
 /* The authenticated caller: the user, and the API key used, if any. */
@@ -125,6 +126,24 @@ int itsm_caller_is_admin(const itsm_req_t *req);
 /* Authenticates the request from its Authorization header and sets
  * req->caller; sends 401 or 403 and returns OK when that fails. */
 int itsm_authenticate(itsm_req_t *req);
+
+/* A subject of login throttling: "login:<e-mail>", "address:<ip>" or
+ * "key:<id>", with the failures it may have in a window. */
+typedef struct itsm_throttle_t {
+    const char *subject;
+    apr_int64_t max_failures;
+} itsm_throttle_t;
+
+#define ITSM_EMAIL_MAX_LEN 254
+
+/* Sends 429 with Retry-After when a subject has used up its failures in
+ * the current window (ITSMLoginFailureWindow). */
+int itsm_throttle_check(itsm_req_t *req, itsm_db_t *db,
+                        const itsm_throttle_t *subjects, int n);
+
+/* Counts a failed attempt against each subject. */
+void itsm_throttle_fail(itsm_req_t *req, itsm_db_t *db,
+                        const itsm_throttle_t *subjects, int n);
 
 /* Loads a user by id; APR_ENOENT when there is none. */
 apr_status_t itsm_user_load(itsm_db_t *db, const char *id,

@@ -143,15 +143,14 @@ int itsm_authenticate(itsm_req_t *req)
  * and servers through the database.
  */
 
-typedef struct throttle_t {
-    const char *subject;
-    apr_int64_t max_failures;
-} throttle_t;
-
 /* Sends 429 when any subject has used up its failures in the current
- * window. */
-static int throttle_check(itsm_req_t *req, itsm_db_t *db,
-                          const throttle_t *subjects, int n)
+ * window.
+ * NOTE: the check and the count (itsm_throttle_fail) are separate
+ * statements, so requests that pass the check together are all verified.
+ * Per window a subject gets its limit plus the requests in flight when the
+ * limit is reached. */
+int itsm_throttle_check(itsm_req_t *req, itsm_db_t *db,
+                        const itsm_throttle_t *subjects, int n)
 {
     apr_int64_t now = itsm_now_ms(), window = req->sc->login_window * 1000;
     apr_int64_t wait = 0;
@@ -183,8 +182,8 @@ static int throttle_check(itsm_req_t *req, itsm_db_t *db,
     return ITSM_CONTINUE;
 }
 
-static void throttle_fail(itsm_req_t *req, itsm_db_t *db,
-                          const throttle_t *subjects, int n)
+void itsm_throttle_fail(itsm_req_t *req, itsm_db_t *db,
+                        const itsm_throttle_t *subjects, int n)
 {
     apr_pool_t *p = req->r->pool;
     apr_int64_t now = itsm_now_ms();
@@ -238,7 +237,7 @@ static int h_login(itsm_req_t *req)
     const char *password = itsm_json_string(req->body, "password");
     itsm_user_t *user = NULL;
     const char *token, *hash;
-    throttle_t subjects[2];
+    itsm_throttle_t subjects[2];
     itsm_db_t *db;
     apr_status_t rv;
     int ok, rc;
@@ -251,6 +250,12 @@ static int h_login(itsm_req_t *req)
         return itsm_send_error(req, HTTP_BAD_REQUEST,
                                "password is required and must be a string");
     }
+    /* No address is longer; the limit also keeps the audit rows of a
+     * flood of attempts small. */
+    if (strlen(email) > ITSM_EMAIL_MAX_LEN) {
+        return itsm_send_error(req, HTTP_BAD_REQUEST, "email must be at most "
+                               "254 characters");
+    }
     rc = itsm_req_db(req, &db);
     if (rc != ITSM_CONTINUE) {
         return rc;
@@ -261,7 +266,7 @@ static int h_login(itsm_req_t *req)
     subjects[0].max_failures = req->sc->login_max_failures;
     subjects[1].subject = apr_pstrcat(p, "address:", r->useragent_ip, NULL);
     subjects[1].max_failures = req->sc->login_max_failures_ip;
-    rc = throttle_check(req, db, subjects, 2);
+    rc = itsm_throttle_check(req, db, subjects, 2);
     if (rc != ITSM_CONTINUE) {
         audit_attempt(req, db, "auth.login", "user", NULL, ITSM_AUDIT_FAILURE,
                       json_pack("{s:s, s:s}", "email", email,
@@ -281,7 +286,7 @@ static int h_login(itsm_req_t *req)
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ITSM_LOGNO(00011)
                       "login failed for %s", user ? user->id
                                                   : "an unknown address");
-        throttle_fail(req, db, subjects, 2);
+        itsm_throttle_fail(req, db, subjects, 2);
         audit_attempt(req, db, "auth.login", "user", user ? user->id : NULL,
                       ITSM_AUDIT_FAILURE, json_pack("{s:s, s:s}", "email",
                       email, "reason", user ? "wrong password"
@@ -309,6 +314,9 @@ static int h_login(itsm_req_t *req)
     /* Success forgets the address's failures, not the client's. */
     itsm_db_exec(db, ITSM_Q_auth_failure_clear, ITSM_ARGS(subjects[0].subject),
                  NULL);
+    /* The user who logged in is the actor, as the key is for an exchange. */
+    req->caller = apr_pcalloc(p, sizeof(*req->caller));
+    req->caller->user = user;
     audit_attempt(req, db, "auth.login", "user", user->id, ITSM_AUDIT_SUCCESS,
                   NULL);
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ITSM_LOGNO(00012)
@@ -327,8 +335,9 @@ static int h_api_key(itsm_req_t *req)
     request_rec *r = req->r;
     apr_pool_t *p = r->pool;
     const char *key = itsm_json_string(req->body, "apiKey");
-    const char *key_id = NULL, *user_id = NULL, *token;
-    throttle_t subjects[2];
+    const char *key_id = NULL, *user_id = NULL, *public_id = NULL, *token;
+    const char *reason = "invalid, revoked or expired key";
+    itsm_throttle_t subjects[2];
     itsm_user_t *user = NULL;
     itsm_db_t *db;
     apr_status_t rv;
@@ -350,22 +359,33 @@ static int h_api_key(itsm_req_t *req)
             apr_pstrmemdup(p, key + 5, ITSM_ID_LEN), NULL);
         subjects[1].max_failures = req->sc->login_max_failures;
         nsubjects = 2;
+        /* Failed attempts name the key they were made on, if any. */
+        public_id = subjects[1].subject + 4;
+        if (!itsm_id_is_valid(public_id)) {
+            public_id = NULL;
+        }
     }
-    rc = throttle_check(req, db, subjects, nsubjects);
+    rc = itsm_throttle_check(req, db, subjects, nsubjects);
     if (rc != ITSM_CONTINUE) {
+        audit_attempt(req, db, "auth.api_key", "api_key", public_id,
+                      ITSM_AUDIT_FAILURE,
+                      json_pack("{s:s}", "reason", "throttled"));
         return rc;
     }
     rv = itsm_key_verify(db, key, &key_id, &user_id, &read_only);
     if (rv == APR_SUCCESS) {
         rv = itsm_user_load(db, user_id, &user);
+        reason = "user not found";
         if (rv == APR_SUCCESS && !user->is_active) {
             rv = APR_EACCES;
+            reason = "deactivated";
         }
     }
     if (rv == APR_EACCES || APR_STATUS_IS_ENOENT(rv)) {
-        throttle_fail(req, db, subjects, nsubjects);
-        audit_attempt(req, db, "auth.api_key", "api_key", key_id,
-                      ITSM_AUDIT_FAILURE, NULL);
+        itsm_throttle_fail(req, db, subjects, nsubjects);
+        audit_attempt(req, db, "auth.api_key", "api_key", public_id,
+                      ITSM_AUDIT_FAILURE, json_pack("{s:s}", "reason",
+                                                    reason));
         return itsm_send_error(req, HTTP_UNAUTHORIZED, "Invalid API key");
     }
     if (rv != APR_SUCCESS) {
@@ -374,6 +394,12 @@ static int h_api_key(itsm_req_t *req)
     rc = issue_token(req, user, key_id, &token);
     if (rc != ITSM_CONTINUE) {
         return rc;
+    }
+    /* A success clears the key's failure count but not the client
+     * address's, as a login does for an e-mail address. */
+    if (nsubjects == 2) {
+        itsm_db_exec(db, ITSM_Q_auth_failure_clear,
+                     ITSM_ARGS(subjects[1].subject), NULL);
     }
     req->caller = apr_pcalloc(p, sizeof(*req->caller));
     req->caller->user = user;

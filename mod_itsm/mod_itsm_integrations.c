@@ -46,7 +46,7 @@ enum {
     COL_CREDENTIALS, COL_OPTIONS, COL_CA, COL_ENDPOINTS, COL_ACTIVE,
     COL_HEALTH_STATUS, COL_HEALTH_MESSAGE, COL_HEALTH_CHECKED,
     COL_HEALTH_LATENCY, COL_HEALTH_HTTP, COL_FAILURES, COL_CREATED_BY,
-    COL_CREATED_AT, COL_UPDATED_AT
+    COL_CREATED_AT, COL_UPDATED_AT, COL_ROW_VERSION
 };
 
 static int in_list(const char *s, const char *const *list)
@@ -114,6 +114,7 @@ static itsm_integration_t *integration_from_row(apr_pool_t *p,
     it->created_by = row[COL_CREATED_BY];
     it->created_at = to_int64(row[COL_CREATED_AT], 0);
     it->updated_at = to_int64(row[COL_UPDATED_AT], 0);
+    it->row_version = to_int64(row[COL_ROW_VERSION], 0);
     it->managers = apr_array_make(p, 2, sizeof(const char *));
     return it;
 }
@@ -789,10 +790,13 @@ static apr_status_t store_integration(itsm_req_t *req, itsm_db_t *db,
                       it->health_message,
                       itsm_i64toa(p, it->health_checked_at),
                       it->health_latency_ms < 0 ? "1" : "0",
-                      it->health_http_status < 0 ? "1" : "0", now, it->id),
+                      it->health_http_status < 0 ? "1" : "0", now, it->id,
+                      itsm_i64toa(p, it->row_version)),
             &nrows);
     }
     if (rv == APR_SUCCESS && nrows == 0) {
+        /* An update finds no row when it was deleted or changed since it
+         * was read; the caller tells the two apart. */
         rv = create ? APR_EEXIST : APR_ENOENT;
     }
     if (rv == APR_SUCCESS) {
@@ -929,6 +933,13 @@ static int send_store_error(itsm_req_t *req, apr_status_t rv, itsm_db_t *db,
                                "name is already used by another integration");
     }
     if (APR_STATUS_IS_ENOENT(rv)) {
+        itsm_integration_t *now;
+
+        if (itsm_integration_load(db, req->params[0], &now) == APR_SUCCESS) {
+            return itsm_send_error(req, HTTP_CONFLICT, "The integration was "
+                                   "changed by another request; read it "
+                                   "again and retry");
+        }
         return itsm_send_error(req, HTTP_NOT_FOUND, "Integration not found");
     }
     return itsm_send_db_error(req, rv, db, message);
@@ -1033,6 +1044,11 @@ static int h_create(itsm_req_t *req)
                      itsm_integration_to_json(p, it)));
 }
 
+static int same_text(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
 static int h_update(itsm_req_t *req)
 {
     apr_pool_t *p = req->r->pool;
@@ -1041,6 +1057,7 @@ static int h_update(itsm_req_t *req)
     itsm_integration_t *it;
     itsm_db_t *db;
     apr_status_t rv;
+    const char *old_url, *old_type, *old_token_url;
     int rc, was_active;
 
     rc = itsm_req_db(req, &db);
@@ -1055,6 +1072,9 @@ static int h_update(itsm_req_t *req)
     }
 
     was_active = it->is_active;
+    old_url = it->base_url;
+    old_type = it->type;
+    old_token_url = itsm_json_string(it->options, "tokenUrl");
     if (in.has_name) {
         it->name = in.name;
     }
@@ -1101,9 +1121,20 @@ static int h_update(itsm_req_t *req)
         return itsm_send_db_error(req, APR_EGENERAL, NULL,
                                   "Error updating integration");
     }
-    if (in.has_credentials || in.has_auth_type) {
-        itsm_probe_forget_token(it->id);
+    /* Stored credentials never follow the integration to another
+     * address: whoever may edit it could otherwise point it at a server of
+     * their own and receive them. */
+    if (it->sealed_credentials && !in.has_credentials
+        && (strcmp(old_url, it->base_url) != 0
+            || strcmp(old_type, it->type) != 0
+            || !same_text(old_token_url,
+                          itsm_json_string(it->options, "tokenUrl")))) {
+        return itsm_send_error(req, HTTP_BAD_REQUEST,
+                               "config.auth.credentials must be sent again "
+                               "when type, config.baseUrl or "
+                               "config.options.tokenUrl changes");
     }
+    itsm_probe_forget_token(it->id);
     it->updated_at = itsm_now_ms();
     if (was_active != it->is_active) {
         it->health_status = it->is_active ? "unknown" : "inactive";

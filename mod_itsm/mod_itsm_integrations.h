@@ -32,6 +32,7 @@ typedef struct itsm_integration_t {
     apr_int64_t updated_at;
     apr_array_header_t *managers;       /* user ids, const char * */
     json_t *uptime;                     /* {"24h","7d","30d"}, or NULL */
+    apr_int64_t row_version;            /* raised by every change */
 } itsm_integration_t;
 
 extern const itsm_route_t itsm_integration_routes[];

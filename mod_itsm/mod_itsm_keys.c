@@ -245,7 +245,7 @@ static int h_create(itsm_req_t *req)
         }
     }
     k->name = itsm_json_string(req->body, "name");
-    if (!k->name || !*k->name || strlen(k->name) > NAME_MAX_LEN) {
+    if (!k->name || !*k->name || itsm_utf8_length(k->name) > NAME_MAX_LEN) {
         return itsm_send_error(req, HTTP_BAD_REQUEST, "name is required and "
                                "must be a string of 1 to 100 characters");
     }

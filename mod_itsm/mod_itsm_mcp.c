@@ -328,8 +328,12 @@ static int origin_is_allowed(itsm_req_t *req)
             return 1;
         }
     }
+    /* Same origin: this request's own scheme, host and port. */
     slash = strstr(origin, "://");
-    return host && slash && strcasecmp(slash + 3, host) == 0;
+    return host && slash
+           && strncasecmp(origin, ap_http_scheme(r), slash - origin) == 0
+           && strlen(ap_http_scheme(r)) == (apr_size_t)(slash - origin)
+           && strcasecmp(slash + 3, host) == 0;
 }
 
 static int accepts_json(request_rec *r)

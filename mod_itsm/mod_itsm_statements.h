@@ -9,7 +9,7 @@
 
 #define ITSM_USER_COLUMNS \
     "id, email, first_name, last_name, role, is_active, token_version, " \
-    "created_at, updated_at, password_hash"
+    "created_at, updated_at, password_hash, row_version"
 
 ITSM_STMT(ping, "SELECT 1")
 
@@ -45,17 +45,22 @@ ITSM_STMT(user_page_count,
 /* The last parameter is 1 when the row stays an active admin; otherwise
  * another active admin must exist, so the last one is never demoted or
  * deactivated, even by concurrent requests. */
+/* Applies an update computed from the row as read at row_version; the
+ * token version is raised by the given amount (1 on deactivation), never
+ * set, so a concurrent password change is not undone. */
 ITSM_STMT(user_update,
     "UPDATE users SET email = %s, email_key = %s, first_name = %s, "
     "last_name = %s, role = %s, is_active = CAST(%s AS INTEGER), "
-    "token_version = CAST(%s AS INTEGER), updated_at = CAST(%s AS BIGINT) "
-    "WHERE id = %s AND (CAST(%s AS INTEGER) = 1 OR EXISTS (SELECT 1 FROM "
+    "token_version = token_version + CAST(%s AS INTEGER), "
+    "updated_at = CAST(%s AS BIGINT), row_version = row_version + 1 "
+    "WHERE id = %s AND row_version = CAST(%s AS INTEGER) AND "
+    "(CAST(%s AS INTEGER) = 1 OR EXISTS (SELECT 1 FROM "
     "users o WHERE o.role = 'admin' AND o.is_active = 1 AND o.id <> %s))")
 
 ITSM_STMT(user_set_password,
     "UPDATE users SET password_hash = %s, "
-    "token_version = token_version + 1, updated_at = CAST(%s AS BIGINT) "
-    "WHERE id = %s")
+    "token_version = token_version + 1, updated_at = CAST(%s AS BIGINT), "
+    "row_version = row_version + 1 WHERE id = %s")
 
 /* Stores a hash with current parameters after a successful login, unless
  * the password changed meanwhile. */
@@ -73,7 +78,7 @@ ITSM_STMT(user_delete,
     "options, ca_certificate, endpoints, is_active, health_status, " \
     "health_message, health_checked_at, health_latency_ms, " \
     "health_http_status, consecutive_failures, created_by, created_at, " \
-    "updated_at"
+    "updated_at, row_version"
 
 ITSM_STMT(integration_insert,
     "INSERT INTO integrations (id, name, name_key, description, type, "
@@ -118,7 +123,8 @@ ITSM_STMT(integration_update,
     "ELSE health_latency_ms END, "
     "health_http_status = CASE WHEN CAST(%s AS INTEGER) = 1 THEN NULL "
     "ELSE health_http_status END, "
-    "updated_at = CAST(%s AS BIGINT) WHERE id = %s")
+    "updated_at = CAST(%s AS BIGINT), row_version = row_version + 1 "
+    "WHERE id = %s AND row_version = CAST(%s AS INTEGER)")
 
 ITSM_STMT(integration_delete, "DELETE FROM integrations WHERE id = %s")
 

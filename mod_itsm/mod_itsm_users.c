@@ -20,7 +20,7 @@
 /* Column order of ITSM_USER_COLUMNS in mod_itsm_statements.h. */
 enum {
     COL_ID, COL_EMAIL, COL_FIRST, COL_LAST, COL_ROLE, COL_ACTIVE,
-    COL_TOKEN_VERSION, COL_CREATED, COL_UPDATED, COL_HASH
+    COL_TOKEN_VERSION, COL_CREATED, COL_UPDATED, COL_HASH, COL_ROW_VERSION
 };
 
 static apr_int64_t to_int64(const char *s)
@@ -45,6 +45,7 @@ static itsm_user_t *user_from_row(apr_pool_t *p, const char **row)
     u->created_at = to_int64(row[COL_CREATED]);
     u->updated_at = to_int64(row[COL_UPDATED]);
     u->password_hash = row[COL_HASH];
+    u->row_version = to_int64(row[COL_ROW_VERSION]);
     return u;
 }
 
@@ -450,7 +451,7 @@ static int h_update(itsm_req_t *req)
     const char *err;
     itsm_db_t *db;
     apr_status_t rv;
-    int rc, nrows = 0, stays_admin;
+    int rc, nrows = 0, stays_admin, raise_version;
 
     rc = itsm_req_db(req, &db);
     if (rc == ITSM_CONTINUE) {
@@ -479,17 +480,18 @@ static int h_update(itsm_req_t *req)
         || (err = active_field(req, &u->is_active))) {
         return itsm_send_error(req, HTTP_BAD_REQUEST, err);
     }
-    if (old->is_active && !u->is_active) {
-        u->token_version++;     /* deactivation ends the user's tokens */
-    }
+    /* Deactivation ends the user's tokens. */
+    raise_version = old->is_active && !u->is_active;
+    u->token_version += raise_version;
     u->updated_at = itsm_now_ms();
     stays_admin = strcmp(u->role, "admin") == 0 && u->is_active;
     rv = exec_audited(req, db, ITSM_Q_user_update,
                       ITSM_ARGS(u->email, itsm_email_key(p, u->email),
                                 u->first_name, u->last_name, u->role,
                                 u->is_active ? "1" : "0",
-                                itsm_i64toa(p, u->token_version),
+                                raise_version ? "1" : "0",
                                 itsm_i64toa(p, u->updated_at), u->id,
+                                itsm_i64toa(p, old->row_version),
                                 stays_admin ? "1" : "0", u->id),
                       &nrows, "user.update", u->id,
                       json_pack("{s:o}", "fields", body_fields(req)));
@@ -500,9 +502,17 @@ static int h_update(itsm_req_t *req)
         return itsm_send_db_error(req, rv, db, "Error updating user");
     }
     if (nrows == 0) {
-        /* Either the row is gone or it is the last active admin. */
-        if (APR_STATUS_IS_ENOENT(itsm_user_load(db, u->id, &old))) {
+        /* The row is gone, changed since it was read, or the last active
+         * admin. */
+        itsm_user_t *now;
+
+        if (APR_STATUS_IS_ENOENT(itsm_user_load(db, u->id, &now))) {
             return itsm_send_error(req, HTTP_NOT_FOUND, "User not found");
+        }
+        if (now->row_version != old->row_version) {
+            return itsm_send_error(req, HTTP_CONFLICT, "The user was changed "
+                                   "by another request; read it again and "
+                                   "retry");
         }
         return itsm_send_error(req, HTTP_BAD_REQUEST,
                                "Cannot demote or deactivate the last "
@@ -523,6 +533,7 @@ static int h_password(itsm_req_t *req)
     };
     apr_pool_t *p = req->r->pool;
     const char *current = NULL, *fresh = NULL, *hash, *err;
+    itsm_throttle_t subject;
     itsm_user_t *u;
     itsm_db_t *db;
     apr_status_t rv;
@@ -549,7 +560,17 @@ static int h_password(itsm_req_t *req)
                                 ITSM_PASSWORD_MAX_LEN, &current))) {
             return itsm_send_error(req, HTTP_BAD_REQUEST, err);
         }
+        /* Wrong current passwords count as failed logins, so this is no
+         * way around the login limit. */
+        subject.subject = apr_pstrcat(p, "login:",
+                                      itsm_email_key(p, u->email), NULL);
+        subject.max_failures = req->sc->login_max_failures;
+        rc = itsm_throttle_check(req, db, &subject, 1);
+        if (rc != ITSM_CONTINUE) {
+            return rc;
+        }
         if (!itsm_password_verify(itsm_pwgate, u->password_hash, current)) {
+            itsm_throttle_fail(req, db, &subject, 1);
             return itsm_send_error(req, HTTP_BAD_REQUEST,
                                    "currentPassword is incorrect");
         }

@@ -12,7 +12,7 @@ use Apache::TestUtil;
 use ItsmTest;
 use ItsmIntegration;
 
-plan tests => 125;
+plan tests => 128;
 
 my $admin = admin_token();
 my $admin_id = api(GET => 'users/profile/me', token => $admin)
@@ -187,15 +187,26 @@ ok t_cmp($res->{json}{data}{description}, 'New description',
          'description update');
 ok t_cmp($res->{json}{data}{name}, $new_name, 'description keeps name');
 
+# Stored credentials never follow a new base URL: whoever may edit the
+# integration could point it at a server of their own and receive them.
 $res = api(PUT => "integration/$id", token => $admin,
            json => { config => { baseUrl => "$base/zendesk" } });
+ok t_cmp($res->{status}, 400, 'baseUrl without credentials is 400');
+ok t_cmp($res->{json}{message}, qr/^config\.auth\.credentials must be sent/,
+         'baseUrl without credentials message');
+ok t_cmp(get_data($id)->{config}{baseUrl}, $base,
+         'refused baseUrl is not stored');
+$res = api(PUT => "integration/$id", token => $admin,
+           json => { config => { baseUrl => "$base/zendesk", auth => {
+               type => 'token', credentials => {
+                   email => 'agent@example.com', apiToken => $api_token } } } });
 ok t_cmp($res->{status}, 200, 'baseUrl update is 200');
 ok t_cmp($res->{json}{data}{config}{baseUrl}, "$base/zendesk",
          'baseUrl update');
 ok t_cmp($res->{json}{data}{config}{auth}{type}, 'token',
          'baseUrl update keeps auth type');
 ok t_cmp($res->{json}{data}{config}{auth}{hasCredentials}, JSON::PP::true,
-         'baseUrl update keeps credentials');
+         'baseUrl update with credentials');
 
 my $new_endpoints = [ { name => 'me', path => '/api/v2/users/me.json',
                         method => 'GET' } ];
