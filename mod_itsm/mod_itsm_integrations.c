@@ -455,13 +455,21 @@ static const char *parse_config(apr_pool_t *p, json_t *config,
     if ((err = unknown_member(p, config, "config.", allowed))
         || (err = string_member(p, config, "baseUrl", "config.baseUrl",
                                 URL_MAX_LEN, 0, &in->base_url,
-                                &in->has_base_url))
-        || (err = string_member(p, config, "caCertificate",
-                                "config.caCertificate", 64 * 1024, 0,
-                                &in->ca, &in->has_ca))) {
+                                &in->has_base_url))) {
         return err;
     }
-    if (in->has_ca && !strstr(in->ca, "-----BEGIN CERTIFICATE-----")) {
+    /* null removes the CA certificate; the system's CAs apply again. */
+    if (json_is_null(json_object_get(config, "caCertificate"))) {
+        in->has_ca = 1;
+        in->ca = NULL;
+    }
+    else if ((err = string_member(p, config, "caCertificate",
+                                  "config.caCertificate", 64 * 1024, 0,
+                                  &in->ca, &in->has_ca))) {
+        return err;
+    }
+    if (in->has_ca && in->ca
+        && !strstr(in->ca, "-----BEGIN CERTIFICATE-----")) {
         return "config.caCertificate must be a PEM certificate";
     }
     if (in->has_base_url

@@ -310,12 +310,16 @@ static int run_and_send(itsm_req_t *req, itsm_integration_t *it,
 
 static int h_list(itsm_req_t *req)
 {
+    static const char *const params[] = {
+        "status", "status", "assignedTo", "assigned_to", "cursor", "cursor",
+        NULL
+    };
     apr_table_t *q = itsm_query_args(req);
     json_t *args = itsm_json_bind(req->r->pool, json_object());
     const char *limit = apr_table_get(q, "limit");
     itsm_integration_t *it;
     apr_int64_t n = 0;
-    int rc;
+    int rc, i;
 
     if (limit && (itsm_parse_int64(limit, &n) != APR_SUCCESS || n < 1
                   || n > ITSM_TICKETS_MAX_LIMIT)) {
@@ -323,17 +327,15 @@ static int h_list(itsm_req_t *req)
             req->r->pool, "limit must be a whole number from 1 to %d",
             ITSM_TICKETS_MAX_LIMIT));
     }
-    if (apr_table_get(q, "status")) {
-        json_object_set_new(args, "status",
-                            json_string(apr_table_get(q, "status")));
-    }
-    if (apr_table_get(q, "assignedTo")) {
-        json_object_set_new(args, "assigned_to",
-                            json_string(apr_table_get(q, "assignedTo")));
-    }
-    if (apr_table_get(q, "cursor")) {
-        json_object_set_new(args, "cursor",
-                            json_string(apr_table_get(q, "cursor")));
+    for (i = 0; params[i]; i += 2) {
+        const char *v = apr_table_get(q, params[i]);
+
+        /* jansson refuses text that is not UTF-8; such a filter must not
+         * vanish and leave the list unfiltered. */
+        if (v && json_object_set_new(args, params[i + 1], json_string(v))) {
+            return itsm_send_error(req, HTTP_BAD_REQUEST, apr_pstrcat(
+                req->r->pool, params[i], " must be UTF-8 text", NULL));
+        }
     }
     if (n) {
         json_object_set_new(args, "limit", json_integer(n));

@@ -16,7 +16,7 @@ use ItsmTest;
 use ItsmIntegration;
 use ItsmMock;
 
-plan tests => 12;
+plan tests => 16;
 
 my $admin = admin_token();
 
@@ -106,3 +106,20 @@ $res = api(GET => "integration/$zd->{_id}/tickets?assignedTo="
 ok t_cmp($res->{status}, 400, 'quoted assignee is 400');
 ok t_cmp(scalar(grep { $_->{path} =~ /search/ } $mock->requests), 0,
          'quoted assignee sends no search');
+
+# --- a filter that is not UTF-8 is refused, not dropped --------------------
+$res = api(GET => "integration/$zd->{_id}/tickets?assignedTo=%ff%fe",
+           token => $admin);
+ok t_cmp($res->{status}, 400, 'non-UTF-8 filter is 400');
+ok t_cmp($res->{json}{message}, qr/^assignedTo must be UTF-8/,
+         'non-UTF-8 filter message');
+
+# --- a CA certificate can be removed again --------------------------------
+my $pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+$res = api(PUT => "integration/$zd->{_id}", token => $admin,
+           json => { config => { caCertificate => $pem } });
+ok t_cmp($res->{json}{data}{config}{caCertificate}, $pem, 'CA is set');
+$res = api(PUT => "integration/$zd->{_id}", token => $admin,
+           json => { config => { caCertificate => undef } });
+ok t_cmp(exists $res->{json}{data}{config}{caCertificate} ? 1 : 0, 0,
+         'null removes the CA');
