@@ -116,7 +116,9 @@ int itsm_authenticate(itsm_req_t *req)
 
     rv = itsm_user_load(db, user_id, &user);
     if (APR_STATUS_IS_ENOENT(rv)) {
-        return send_invalid_token(req, "Invalid token");
+        /* The user was deleted. */
+        return send_invalid_token(req, itsm_key_looks_like(token)
+                                       ? "Invalid API key" : "Invalid token");
     }
     if (rv != APR_SUCCESS) {
         return itsm_send_db_error(req, rv, db, "Error authenticating");
