@@ -136,14 +136,19 @@ typedef struct itsm_throttle_t {
 
 #define ITSM_EMAIL_MAX_LEN 254
 
-/* Sends 429 with Retry-After when a subject has used up its failures in
- * the current window (ITSMLoginFailureWindow). */
-int itsm_throttle_check(itsm_req_t *req, itsm_db_t *db,
-                        const itsm_throttle_t *subjects, int n);
+/* Counts an attempt against each subject, then sends 429 with Retry-After
+ * when one has more attempts in the current window (ITSMLoginFailureWindow)
+ * than it may fail. */
+int itsm_throttle_attempt(itsm_req_t *req, itsm_db_t *db,
+                          const itsm_throttle_t *subjects, int n);
 
 /* Counts a failed attempt against each subject. */
 void itsm_throttle_fail(itsm_req_t *req, itsm_db_t *db,
                         const itsm_throttle_t *subjects, int n);
+
+/* Gives back the attempt counted against a subject, after a success. */
+void itsm_throttle_forgive(itsm_req_t *req, itsm_db_t *db,
+                           const itsm_throttle_t *subject);
 
 /* Loads a user by id; APR_ENOENT when there is none. */
 apr_status_t itsm_user_load(itsm_db_t *db, const char *id,

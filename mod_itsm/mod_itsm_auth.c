@@ -145,14 +145,13 @@ int itsm_authenticate(itsm_req_t *req)
  * and servers through the database.
  */
 
-/* Sends 429 when any subject has used up its failures in the current
- * window.
- * NOTE: the check and the count (itsm_throttle_fail) are separate
- * statements, so requests that pass the check together are all verified.
- * Per window a subject gets its limit plus the requests in flight when the
- * limit is reached. */
-int itsm_throttle_check(itsm_req_t *req, itsm_db_t *db,
-                        const itsm_throttle_t *subjects, int n)
+/* Counts an attempt against every subject first, then sends 429 with
+ * Retry-After when one has more attempts in the current window than it
+ * may fail. Counting before the check means that requests arriving
+ * together cannot all pass it; a success gives its count back
+ * (itsm_throttle_forgive). */
+int itsm_throttle_attempt(itsm_req_t *req, itsm_db_t *db,
+                          const itsm_throttle_t *subjects, int n)
 {
     apr_int64_t now = itsm_now_ms(), window = req->sc->login_window * 1000;
     apr_int64_t wait = 0;
@@ -160,6 +159,7 @@ int itsm_throttle_check(itsm_req_t *req, itsm_db_t *db,
     apr_status_t rv;
     int i;
 
+    itsm_throttle_fail(req, db, subjects, n);
     for (i = 0; i < n; i++) {
         rv = itsm_db_select(db, ITSM_Q_auth_failure_get,
                             ITSM_ARGS(subjects[i].subject), &rows);
@@ -167,7 +167,7 @@ int itsm_throttle_check(itsm_req_t *req, itsm_db_t *db,
             return itsm_send_db_error(req, rv, db, "Error checking limits");
         }
         if (rows->nrows > 0
-            && itsm_rows_int(rows, 0, 0) >= subjects[i].max_failures) {
+            && itsm_rows_int(rows, 0, 0) > subjects[i].max_failures) {
             apr_int64_t ends = itsm_rows_int(rows, 1, 0) + window;
 
             if (ends > now && ends - now > wait) {
@@ -182,6 +182,13 @@ int itsm_throttle_check(itsm_req_t *req, itsm_db_t *db,
                                "Too many failed attempts; retry later");
     }
     return ITSM_CONTINUE;
+}
+
+void itsm_throttle_forgive(itsm_req_t *req, itsm_db_t *db,
+                           const itsm_throttle_t *subject)
+{
+    itsm_db_exec(db, ITSM_Q_auth_failure_forgive,
+                 ITSM_ARGS(subject->subject), NULL);
 }
 
 void itsm_throttle_fail(itsm_req_t *req, itsm_db_t *db,
@@ -268,7 +275,7 @@ static int h_login(itsm_req_t *req)
     subjects[0].max_failures = req->sc->login_max_failures;
     subjects[1].subject = apr_pstrcat(p, "address:", r->useragent_ip, NULL);
     subjects[1].max_failures = req->sc->login_max_failures_ip;
-    rc = itsm_throttle_check(req, db, subjects, 2);
+    rc = itsm_throttle_attempt(req, db, subjects, 2);
     if (rc != ITSM_CONTINUE) {
         audit_attempt(req, db, "auth.login", "user", NULL, ITSM_AUDIT_FAILURE,
                       json_pack("{s:s, s:s}", "email", email,
@@ -288,7 +295,6 @@ static int h_login(itsm_req_t *req)
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ITSM_LOGNO(00011)
                       "login failed for %s", user ? user->id
                                                   : "an unknown address");
-        itsm_throttle_fail(req, db, subjects, 2);
         audit_attempt(req, db, "auth.login", "user", user ? user->id : NULL,
                       ITSM_AUDIT_FAILURE, json_pack("{s:s, s:s}", "email",
                       email, "reason", user ? "wrong password"
@@ -313,9 +319,11 @@ static int h_login(itsm_req_t *req)
     if (rc != ITSM_CONTINUE) {
         return rc;
     }
-    /* Success forgets the address's failures, not the client's. */
+    /* Success clears the e-mail address's failures and gives back the
+     * attempt counted against the client address. */
     itsm_db_exec(db, ITSM_Q_auth_failure_clear, ITSM_ARGS(subjects[0].subject),
                  NULL);
+    itsm_throttle_forgive(req, db, &subjects[1]);
     /* The user who logged in is the actor, as the key is for an exchange. */
     req->caller = apr_pcalloc(p, sizeof(*req->caller));
     req->caller->user = user;
@@ -367,7 +375,7 @@ static int h_api_key(itsm_req_t *req)
             public_id = NULL;
         }
     }
-    rc = itsm_throttle_check(req, db, subjects, nsubjects);
+    rc = itsm_throttle_attempt(req, db, subjects, nsubjects);
     if (rc != ITSM_CONTINUE) {
         audit_attempt(req, db, "auth.api_key", "api_key", public_id,
                       ITSM_AUDIT_FAILURE,
@@ -384,7 +392,6 @@ static int h_api_key(itsm_req_t *req)
         }
     }
     if (rv == APR_EACCES || APR_STATUS_IS_ENOENT(rv)) {
-        itsm_throttle_fail(req, db, subjects, nsubjects);
         audit_attempt(req, db, "auth.api_key", "api_key", public_id,
                       ITSM_AUDIT_FAILURE, json_pack("{s:s}", "reason",
                                                     reason));
@@ -403,6 +410,7 @@ static int h_api_key(itsm_req_t *req)
         itsm_db_exec(db, ITSM_Q_auth_failure_clear,
                      ITSM_ARGS(subjects[1].subject), NULL);
     }
+    itsm_throttle_forgive(req, db, &subjects[0]);
     req->caller = apr_pcalloc(p, sizeof(*req->caller));
     req->caller->user = user;
     req->caller->api_key_id = key_id;

@@ -313,6 +313,11 @@ ITSM_STMT(auth_failure_add,
 
 ITSM_STMT(auth_failure_clear, "DELETE FROM auth_failures WHERE subject = %s")
 
+/* Gives back one counted attempt, after it succeeded. */
+ITSM_STMT(auth_failure_forgive,
+    "UPDATE auth_failures SET failures = failures - 1 WHERE subject = %s "
+    "AND failures > 0")
+
 ITSM_STMT(auth_failure_purge,
     "DELETE FROM auth_failures WHERE window_start < CAST(%s AS BIGINT)")
 

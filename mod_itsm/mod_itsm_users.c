@@ -565,15 +565,15 @@ static int h_password(itsm_req_t *req)
         subject.subject = apr_pstrcat(p, "login:",
                                       itsm_email_key(p, u->email), NULL);
         subject.max_failures = req->sc->login_max_failures;
-        rc = itsm_throttle_check(req, db, &subject, 1);
+        rc = itsm_throttle_attempt(req, db, &subject, 1);
         if (rc != ITSM_CONTINUE) {
             return rc;
         }
         if (!itsm_password_verify(itsm_pwgate, u->password_hash, current)) {
-            itsm_throttle_fail(req, db, &subject, 1);
             return itsm_send_error(req, HTTP_BAD_REQUEST,
                                    "currentPassword is incorrect");
         }
+        itsm_throttle_forgive(req, db, &subject);
     }
     rv = itsm_password_hash(p, itsm_pwgate, &req->sc->pwhash, fresh, &hash);
     if (rv == APR_SUCCESS) {
