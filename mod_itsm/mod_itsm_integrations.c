@@ -404,7 +404,7 @@ static const char *string_member(apr_pool_t *p, json_t *obj,
     if (!allow_empty && json_string_length(v) == 0) {
         return apr_psprintf(p, "%s must not be empty", path);
     }
-    if (json_string_length(v) > max_len) {
+    if (itsm_utf8_length(json_string_value(v)) > max_len) {
         return apr_psprintf(p, "%s must be at most %" APR_SIZE_T_FMT
                             " characters", path, max_len);
     }

@@ -16,7 +16,7 @@ use ItsmTest;
 use ItsmIntegration;
 use ItsmMock;
 
-plan tests => 16;
+plan tests => 18;
 
 my $admin = admin_token();
 
@@ -123,3 +123,12 @@ $res = api(PUT => "integration/$zd->{_id}", token => $admin,
            json => { config => { caCertificate => undef } });
 ok t_cmp(exists $res->{json}{data}{config}{caCertificate} ? 1 : 0, 0,
          'null removes the CA');
+
+# --- integration names are limited in characters, not bytes ---------------
+my $long = "\x{e9}" x 200;
+$res = api(POST => 'integration', token => $admin,
+           json => integration_body(name => $long));
+ok t_cmp($res->{status}, 201, '200 accented characters are a valid name');
+$res = api(POST => 'integration', token => $admin,
+           json => integration_body(name => $long . "\x{e9}"));
+ok t_cmp($res->{status}, 400, '201 characters are too long');
