@@ -402,6 +402,16 @@ static void purge_history(runner_t *run, apr_pool_t *p)
                      "health runner: cannot purge old history: %s",
                      db->error);
     }
+    /* Failure counts of login throttling whose window ended long ago
+     * limit nothing any more. */
+    if (itsm_db_exec(db, ITSM_Q_auth_failure_purge,
+                     ITSM_ARGS(itsm_i64toa(p, now - 24 * HOUR_MS
+                                           - sc->login_window * 1000)),
+                     NULL) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, run->s, ITSM_LOGNO(00086)
+                     "health runner: cannot purge old login failure "
+                     "counts: %s", db->error);
+    }
     itsm_db_close(db);
 }
 

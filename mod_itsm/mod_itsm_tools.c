@@ -101,6 +101,12 @@ static const char *resolve_integration(itsm_req_t *req, itsm_db_t *db,
 
     if (name) {
         rv = itsm_integration_find(db, name, pit);
+        if (rv == APR_SUCCESS && system && itsm_integration_can_read(req, *pit)
+            && strcmp(system, (*pit)->type) != 0) {
+            return apr_psprintf(p, "Integration '%s' is a %s integration, "
+                                "not %s; pass only one of 'integration' and "
+                                "'system'.", name, (*pit)->type, system);
+        }
         if (APR_STATUS_IS_ENOENT(rv)
             || (rv == APR_SUCCESS && !itsm_integration_can_read(req, *pit))) {
             return apr_psprintf(p, "No integration named '%s' is available "
