@@ -11,8 +11,8 @@
 #include "mod_itsm_private.h"
 #include "mod_itsm_db.h"
 
-/* Returned by a step that did not answer the request; any other value means
- * the step has sent the response and the handler returns it. */
+/* Returned by a step that has not sent a response. Any other value means
+ * the step has sent it, and the handler returns that value. */
 #define ITSM_CONTINUE DECLINED
 
 typedef enum {

@@ -229,8 +229,8 @@ static int issue_token(itsm_req_t *req, const itsm_user_t *user,
     return ITSM_CONTINUE;
 }
 
-/* Writes the audit row of an authentication attempt; a failure to write
- * it is logged and does not change the answer. */
+/* Writes the audit row of an authentication attempt. A failure to write
+ * it is logged and does not change the response. */
 static void audit_attempt(itsm_req_t *req, itsm_db_t *db, const char *action,
                           const char *target_type, const char *target_id,
                           int outcome, json_t *details)

@@ -388,7 +388,7 @@ static int dispatch(itsm_req_t *req, json_t *msg)
                               "2025-06-18, 2025-03-26", NULL));
     }
     if (!id) {
-        /* Notifications (initialized, cancelled, ...) need no answer. */
+        /* Notifications (initialized, cancelled, ...) get no response. */
         r->status = HTTP_ACCEPTED;
         return OK;
     }

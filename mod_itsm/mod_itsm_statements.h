@@ -175,8 +175,9 @@ ITSM_STMT(integration_release_claim,
     "UPDATE integrations SET next_check_at = CAST(%s AS BIGINT) "
     "WHERE id = %s AND next_check_at = CAST(%s AS BIGINT)")
 
-/* Sets when an integration is probed next, and forgets failed logins:
- * after create, activation or a change of URL or credentials. */
+/* Sets when an integration is probed next and resets its count of
+ * rejected credentials: after create, activation or a change of URL or
+ * credentials. */
 ITSM_STMT(integration_reschedule,
     "UPDATE integrations SET next_check_at = CAST(%s AS BIGINT), "
     "auth_failures = 0 WHERE id = %s")
@@ -237,7 +238,7 @@ ITSM_STMT(health_not_healthy,
 ITSM_STMT(integration_sealed_credentials,
     "SELECT id, credentials FROM integrations WHERE credentials IS NOT NULL")
 
-/* Replaces a ciphertext only if nobody changed it meanwhile. */
+/* Replaces a ciphertext only if no other request changed it meanwhile. */
 ITSM_STMT(integration_reseal,
     "UPDATE integrations SET credentials = %s WHERE id = %s AND "
     "credentials = %s")
