@@ -8,7 +8,7 @@
 #include "itsm_check.h"
 #include "itsm_util.h"
 
-/* Longest wait a Retry-After header may impose: one day. */
+/* Maximum wait a Retry-After header may impose: one day. */
 #define MAX_RETRY_AFTER_MS (24 * 3600 * 1000LL)
 
 int itsm_check_is_auth_failure(const itsm_probe_result_t *res)

@@ -12,7 +12,7 @@
 
 /* Shortest signing secret accepted, in bytes (RFC 7518 section 3.2). */
 #define ITSM_JWT_MIN_KEY_LEN 32
-/* Longest token accepted before any decoding. */
+/* Maximum length of a token, checked before any decoding. */
 #define ITSM_JWT_MAX_LEN 4096
 
 typedef struct itsm_jwt_config_t {

@@ -1,7 +1,7 @@
 /* Licensed under the Apache License, Version 2.0; see LICENSE. */
 
 /* Password hashing with argon2id (libsodium), with a bound on how many
- * hashes one process computes at once: each one holds the configured memory
+ * hashes one process computes at once: each one uses the configured memory
  * (19 MiB by default) for its whole run. */
 
 #ifndef ITSM_PASSWORD_H

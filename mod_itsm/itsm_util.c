@@ -164,6 +164,13 @@ apr_status_t itsm_parse_int64(const char *s, apr_int64_t *pvalue)
     return APR_SUCCESS;
 }
 
+apr_int64_t itsm_int64_or(const char *s, apr_int64_t fallback)
+{
+    apr_int64_t v;
+
+    return itsm_parse_int64(s, &v) == APR_SUCCESS ? v : fallback;
+}
+
 int itsm_email_is_valid(const char *s)
 {
     const char *at, *dot, *c;

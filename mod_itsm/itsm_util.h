@@ -34,6 +34,10 @@ const char *itsm_i64toa(apr_pool_t *p, apr_int64_t v);
 /* Parses a decimal integer that fills the whole string. */
 apr_status_t itsm_parse_int64(const char *s, apr_int64_t *pvalue);
 
+/* Returns the decimal integer in s, or fallback when s is NULL or not an
+ * integer (a database value read as text). */
+apr_int64_t itsm_int64_or(const char *s, apr_int64_t fallback);
+
 /* Returns 1 when s looks like a deliverable address: one '@', a non-empty
  * local part, a domain with a dot, no spaces or control characters, at most
  * 254 bytes. */

@@ -2,7 +2,7 @@
 
 /* The itsm-api handler: routes a request, authenticates and authorises the
  * caller before reading any body, reads and parses the JSON body under a
- * size cap, and sends every answer, errors included, as JSON. */
+ * size cap, and sends every response, errors included, as JSON. */
 
 #include <string.h>
 
@@ -479,7 +479,7 @@ static int read_json_body(itsm_req_t *req)
  * <Location>, possibly with nested sections below it, so the mount point is
  * taken from the innermost section that matched (core's d) and, while no
  * route matches, shortened by one segment at a time. Sets *pallow as
- * find_route does for the first mount point that knows the path. */
+ * find_route does for the first mount point that has the path. */
 static const itsm_route_t *route_request(itsm_req_t *req, const char **pallow)
 {
     request_rec *r = req->r;

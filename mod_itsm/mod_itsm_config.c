@@ -567,7 +567,7 @@ static const char *finish_outbound(apr_pool_t *p, itsm_srv_cfg_t *sc)
         probe->degraded_ms = (long)sc->degraded_ms;
     }
 
-    /* A page of tickets is far larger than a health probe's answer. */
+    /* A page of tickets is far larger than a health probe's response. */
     sc->ticket_http = probe->http;
     sc->ticket_http.max_response_bytes = sc->ticket_max_response != ITSM_UNSET
         ? (apr_size_t)sc->ticket_max_response : DEFAULT_TICKET_MAX_RESPONSE;

@@ -185,7 +185,7 @@ void itsm_db_close(itsm_db_t *db)
     db->dbd = NULL;
 }
 
-/* Sorts a driver error into the classes the API answers differently. The
+/* Sorts a driver error into the classes the API responds to differently. The
  * sqlite3 driver uses sqlite3_prepare(), which reports only SQLITE_ERROR,
  * so the message text is all there is to go on. */
 static apr_status_t classify_error(itsm_db_t *db, int rc)
@@ -290,13 +290,10 @@ apr_status_t itsm_db_select(itsm_db_t *db, itsm_stmt_id_e id, int nargs,
 apr_int64_t itsm_rows_int(const itsm_rows_t *rows, int col,
                           apr_int64_t fallback)
 {
-    apr_int64_t v;
-
-    if (rows->nrows < 1 || col >= rows->ncols || !rows->rows[0][col]
-        || itsm_parse_int64(rows->rows[0][col], &v) != APR_SUCCESS) {
+    if (rows->nrows < 1 || col >= rows->ncols) {
         return fallback;
     }
-    return v;
+    return itsm_int64_or(rows->rows[0][col], fallback);
 }
 
 apr_status_t itsm_db_begin(itsm_db_t *db)

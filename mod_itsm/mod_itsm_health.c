@@ -75,14 +75,6 @@ static runner_t *current_runner;
 static APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) *wd_get_instance;
 static APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *wd_register;
 
-static apr_int64_t row_int(const char *s)
-{
-    apr_int64_t v = 0;
-
-    itsm_parse_int64(s, &v);
-    return v;
-}
-
 /* Stops probes in flight when httpd stops or restarts gracefully, or the
  * child exits; run_batch hands the abandoned integrations back. */
 static int runner_should_stop(void *baton)
@@ -201,9 +193,9 @@ static apr_status_t record_result(itsm_db_t *db,
     *pnext = NULL;
     old.status = row[CLAIM_STATUS];
     old.message = row[CLAIM_MESSAGE];
-    old.consecutive_failures = (int)row_int(row[CLAIM_FAILURES]);
-    old.consecutive_successes = (int)row_int(row[CLAIM_SUCCESSES]);
-    old.auth_failures = (int)row_int(row[CLAIM_AUTH_FAILURES]);
+    old.consecutive_failures = (int)itsm_int64_or(row[CLAIM_FAILURES], 0);
+    old.consecutive_successes = (int)itsm_int64_or(row[CLAIM_SUCCESSES], 0);
+    old.auth_failures = (int)itsm_int64_or(row[CLAIM_AUTH_FAILURES], 0);
     itsm_check_apply(policy, &old, res,
                      itsm_check_retry_after_ms(res->retry_after, now), now,
                      &next, &due, &changed);
@@ -551,14 +543,14 @@ static int h_history(itsm_req_t *req)
     for (i = 0; i < page_rows; i++) {
         const char **row = rows->rows[i];
         json_t *check = json_pack("{s:s, s:s, s:s}", "checkedAt",
-                                  itsm_time_format(p, row_int(row[1])),
+                                  itsm_time_format(p, itsm_int64_or(row[1], 0)),
                                   "status", row[2], "message",
                                   row[5] ? row[5] : "");
 
         json_object_set_new(check, "latencyMs", row[3]
-                            ? json_integer(row_int(row[3])) : json_null());
+                            ? json_integer(itsm_int64_or(row[3], 0)) : json_null());
         json_object_set_new(check, "httpStatus", row[4]
-                            ? json_integer(row_int(row[4])) : json_null());
+                            ? json_integer(itsm_int64_or(row[4], 0)) : json_null());
         json_array_append_new(data, check);
     }
     /* The cursor is the id of the oldest row shown, for ?before=. */
@@ -602,8 +594,8 @@ static int h_summary(itsm_req_t *req)
     }
     for (i = 0; i < counts->nrows; i++) {
         json_object_set_new(by_status, counts->rows[i][0],
-                            json_integer(row_int(counts->rows[i][1])));
-        total += row_int(counts->rows[i][1]);
+                            json_integer(itsm_int64_or(counts->rows[i][1], 0)));
+        total += itsm_int64_or(counts->rows[i][1], 0);
     }
     for (i = 0; i < rows->nrows; i++) {
         const char **row = rows->rows[i];
@@ -612,8 +604,8 @@ static int h_summary(itsm_req_t *req)
             "{s:s, s:s, s:s, s:{s:s, s:s, s:s, s:I}}", "_id", row[0],
             "name", row[1], "type", row[2], "health", "status", row[3],
             "message", row[4] ? row[4] : "", "lastChecked",
-            itsm_time_format(p, row_int(row[5])), "consecutiveFailures",
-            (json_int_t)row_int(row[6])));
+            itsm_time_format(p, itsm_int64_or(row[5], 0)), "consecutiveFailures",
+            (json_int_t)itsm_int64_or(row[6], 0)));
     }
     return itsm_send(req, HTTP_OK, json_pack("{s:b, s:{s:I, s:O, s:O}}",
                      "success", 1, "data", "total", (json_int_t)total,

@@ -72,13 +72,6 @@ static const char *join_list(apr_pool_t *p, const char *const *list)
     return out;
 }
 
-static apr_int64_t to_int64(const char *s, apr_int64_t fallback)
-{
-    apr_int64_t v;
-
-    return s && itsm_parse_int64(s, &v) == APR_SUCCESS ? v : fallback;
-}
-
 /* Parses JSON text stored by this module; NULL text gives NULL. */
 static json_t *stored_json(apr_pool_t *p, const char *text)
 {
@@ -103,18 +96,18 @@ static itsm_integration_t *integration_from_row(apr_pool_t *p,
     if (!json_is_array(it->endpoints)) {
         it->endpoints = itsm_json_bind(p, json_array());
     }
-    it->is_active = to_int64(row[COL_ACTIVE], 0) != 0;
+    it->is_active = itsm_int64_or(row[COL_ACTIVE], 0) != 0;
     it->health_status = row[COL_HEALTH_STATUS];
     it->health_message = row[COL_HEALTH_MESSAGE] ? row[COL_HEALTH_MESSAGE]
                                                  : "";
-    it->health_checked_at = to_int64(row[COL_HEALTH_CHECKED], 0);
-    it->health_latency_ms = to_int64(row[COL_HEALTH_LATENCY], -1);
-    it->health_http_status = to_int64(row[COL_HEALTH_HTTP], -1);
-    it->consecutive_failures = to_int64(row[COL_FAILURES], 0);
+    it->health_checked_at = itsm_int64_or(row[COL_HEALTH_CHECKED], 0);
+    it->health_latency_ms = itsm_int64_or(row[COL_HEALTH_LATENCY], -1);
+    it->health_http_status = itsm_int64_or(row[COL_HEALTH_HTTP], -1);
+    it->consecutive_failures = itsm_int64_or(row[COL_FAILURES], 0);
     it->created_by = row[COL_CREATED_BY];
-    it->created_at = to_int64(row[COL_CREATED_AT], 0);
-    it->updated_at = to_int64(row[COL_UPDATED_AT], 0);
-    it->row_version = to_int64(row[COL_ROW_VERSION], 0);
+    it->created_at = itsm_int64_or(row[COL_CREATED_AT], 0);
+    it->updated_at = itsm_int64_or(row[COL_UPDATED_AT], 0);
+    it->row_version = itsm_int64_or(row[COL_ROW_VERSION], 0);
     it->managers = apr_array_make(p, 2, sizeof(const char *));
     return it;
 }
@@ -135,7 +128,7 @@ static apr_status_t load_managers(itsm_db_t *db, itsm_integration_t *it)
 /* Share of healthy checks, or null without checks in the window. */
 static json_t *uptime_share(const char *checks, const char *healthy)
 {
-    apr_int64_t n = to_int64(checks, 0), ok = to_int64(healthy, 0);
+    apr_int64_t n = itsm_int64_or(checks, 0), ok = itsm_int64_or(healthy, 0);
 
     if (n <= 0) {
         return json_null();
@@ -1130,7 +1123,7 @@ static int h_update(itsm_req_t *req)
                                   "Error updating integration");
     }
     /* Stored credentials never follow the integration to another
-     * address: whoever may edit it could otherwise point it at a server of
+     * address: anyone who may edit it could otherwise point it at a server of
      * their own and receive them. */
     if (it->sealed_credentials && !in.has_credentials
         && (strcmp(old_url, it->base_url) != 0

@@ -1,6 +1,6 @@
 /* Licensed under the Apache License, Version 2.0; see LICENSE. */
 
-/* The integration registry as the rest of the module sees it: the stored
+/* The integration registry as the rest of the module uses it: the stored
  * record, access rules, JSON forms and the way to probe one. */
 
 #ifndef MOD_ITSM_INTEGRATIONS_H
@@ -66,8 +66,8 @@ apr_status_t itsm_integration_record_health(itsm_db_t *db, const char *id,
                                             const itsm_probe_result_t *res,
                                             apr_int64_t checked_at);
 
-/* Adds the history row and hourly uptime count of one check; the caller
- * holds the transaction. */
+/* Adds the history row and hourly uptime count of one check, inside the
+ * transaction the caller has open. */
 apr_status_t itsm_integration_add_history(itsm_db_t *db, const char *id,
                                          const itsm_probe_result_t *res,
                                          apr_int64_t checked_at);

@@ -48,16 +48,6 @@ typedef struct api_key_t {
     apr_int64_t revoked_at;             /* 0: not revoked */
 } api_key_t;
 
-static apr_int64_t opt_int(const char *s)
-{
-    apr_int64_t v = 0;
-
-    if (s) {
-        itsm_parse_int64(s, &v);
-    }
-    return v;
-}
-
 static api_key_t *key_from_row(apr_pool_t *p, const char **row)
 {
     api_key_t *k = apr_pcalloc(p, sizeof(*k));
@@ -68,10 +58,10 @@ static api_key_t *key_from_row(apr_pool_t *p, const char **row)
     k->scope = row[COL_SCOPE];
     k->secret_hash = row[COL_HASH];
     k->created_by = row[COL_CREATED_BY];
-    k->created_at = opt_int(row[COL_CREATED_AT]);
-    k->expires_at = opt_int(row[COL_EXPIRES_AT]);
-    k->last_used_at = opt_int(row[COL_LAST_USED_AT]);
-    k->revoked_at = opt_int(row[COL_REVOKED_AT]);
+    k->created_at = itsm_int64_or(row[COL_CREATED_AT], 0);
+    k->expires_at = itsm_int64_or(row[COL_EXPIRES_AT], 0);
+    k->last_used_at = itsm_int64_or(row[COL_LAST_USED_AT], 0);
+    k->revoked_at = itsm_int64_or(row[COL_REVOKED_AT], 0);
     return k;
 }
 
@@ -371,7 +361,7 @@ static int h_list(itsm_req_t *req)
                      (json_int_t)itsm_rows_int(count, 0, 0), "data", data,
                      "nextCursor", rows->nrows == limit
                      ? json_string(itsm_cursor_make(p,
-                           opt_int(rows->rows[rows->nrows - 1][COL_CREATED_AT]),
+                           itsm_int64_or(rows->rows[rows->nrows - 1][COL_CREATED_AT], 0),
                            rows->rows[rows->nrows - 1][COL_ID]))
                      : json_null()));
 }

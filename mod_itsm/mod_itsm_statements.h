@@ -42,12 +42,12 @@ ITSM_STMT(user_page,
 ITSM_STMT(user_page_count,
     "SELECT COUNT(*) FROM users WHERE " ITSM_USER_FILTER)
 
-/* The last parameter is 1 when the row stays an active admin; otherwise
- * another active admin must exist, so the last one is never demoted or
- * deactivated, even by concurrent requests. */
-/* Applies an update computed from the row as read at row_version; the
- * token version is raised by the given amount (1 on deactivation), never
- * set, so a concurrent password change is not undone. */
+/* Applies an update computed from the row as read at row_version. The
+ * token version is raised by the given amount (1 on deactivation) and
+ * never set, so a concurrent password change is not undone. The flag
+ * before the last id is 1 when the row stays an active admin. Otherwise
+ * another active admin must exist, so that the last one is never demoted
+ * or deactivated, even by concurrent requests. */
 ITSM_STMT(user_update,
     "UPDATE users SET email = %s, email_key = %s, first_name = %s, "
     "last_name = %s, role = %s, is_active = CAST(%s AS INTEGER), "

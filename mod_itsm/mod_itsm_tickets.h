@@ -28,7 +28,7 @@ extern const itsm_route_t itsm_ticket_routes[];
  * {"ticket": ...}, {"tickets": [...], "nextCursor": ...},
  * {"comment": ...} or {"articles": [...]}. On failure returns the
  * adapter's status (APR_ENOTIMPL, APR_ENOENT, APR_EACCES, APR_EAGAIN,
- * APR_EINVAL, APR_EGENERAL) and a message that never holds credentials. */
+ * APR_EINVAL, APR_EGENERAL) and a message that never contains credentials. */
 apr_status_t itsm_ticket_run(itsm_req_t *req, const itsm_integration_t *it,
                              itsm_ticket_op_e op, json_t *args,
                              json_t **presult, const char **perr);

@@ -205,7 +205,7 @@ static json_t *t_get_integration(itsm_req_t *req,
     itsm_integration_t *it = req->mcp_integration;
     json_t *full = itsm_integration_to_json(p, it), *out;
 
-    /* The agent sees the same fields as /api, credentials only as a
+    /* The agent gets the same fields as /api, credentials only as a
      * flag, with the health in the short form. */
     out = integration_summary(p, it);
     json_object_set(out, "baseUrl",

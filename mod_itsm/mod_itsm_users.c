@@ -23,14 +23,6 @@ enum {
     COL_TOKEN_VERSION, COL_CREATED, COL_UPDATED, COL_HASH, COL_ROW_VERSION
 };
 
-static apr_int64_t to_int64(const char *s)
-{
-    apr_int64_t v = 0;
-
-    itsm_parse_int64(s, &v);
-    return v;
-}
-
 static itsm_user_t *user_from_row(apr_pool_t *p, const char **row)
 {
     itsm_user_t *u = apr_pcalloc(p, sizeof(*u));
@@ -40,12 +32,12 @@ static itsm_user_t *user_from_row(apr_pool_t *p, const char **row)
     u->first_name = row[COL_FIRST] ? row[COL_FIRST] : "";
     u->last_name = row[COL_LAST] ? row[COL_LAST] : "";
     u->role = row[COL_ROLE];
-    u->is_active = to_int64(row[COL_ACTIVE]) != 0;
-    u->token_version = to_int64(row[COL_TOKEN_VERSION]);
-    u->created_at = to_int64(row[COL_CREATED]);
-    u->updated_at = to_int64(row[COL_UPDATED]);
+    u->is_active = itsm_int64_or(row[COL_ACTIVE], 0) != 0;
+    u->token_version = itsm_int64_or(row[COL_TOKEN_VERSION], 0);
+    u->created_at = itsm_int64_or(row[COL_CREATED], 0);
+    u->updated_at = itsm_int64_or(row[COL_UPDATED], 0);
     u->password_hash = row[COL_HASH];
-    u->row_version = to_int64(row[COL_ROW_VERSION]);
+    u->row_version = itsm_int64_or(row[COL_ROW_VERSION], 0);
     return u;
 }
 
@@ -361,7 +353,7 @@ static int h_list(itsm_req_t *req)
                      (json_int_t)itsm_rows_int(count, 0, 0), "data", data,
                      "nextCursor", rows->nrows == limit
                      ? json_string(itsm_cursor_make(p,
-                           to_int64(rows->rows[rows->nrows - 1][COL_CREATED]),
+                           itsm_int64_or(rows->rows[rows->nrows - 1][COL_CREATED], 0),
                            rows->rows[rows->nrows - 1][COL_ID]))
                      : json_null()));
 }
